@@ -1,0 +1,70 @@
+"""The `fillgap` command: serve, fill, measure, worker, train, bench.
+
+`worker`, `train` and `bench` run model code and are imported only when asked for, so `serve` and `fill`
+never load torch in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from model.protocol import SamplerSettings
+
+MODEL_COMMANDS = {"worker": "model.worker", "train": "model.train", "bench": "model.bench"}
+
+
+def _sampler_args(p: argparse.ArgumentParser) -> None:
+    d = SamplerSettings()
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--steps", type=int, default=d.steps, help="parallel unmasking steps")
+    p.add_argument("--refine-rounds", type=int, default=d.refine_rounds)
+    p.add_argument("--tau", type=float, default=d.tau, help="re-mask tokens under this confidence")
+
+
+def _sampler(ns: argparse.Namespace) -> SamplerSettings:
+    return SamplerSettings(steps=ns.steps, refine_rounds=ns.refine_rounds, tau=ns.tau)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MODEL_COMMANDS:
+        return importlib.import_module(MODEL_COMMANDS[argv[0]]).main(argv[1:]) or 0
+    p = argparse.ArgumentParser(prog="fillgap", description="Fill gaps in code with a diffusion language model.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the language server on stdio")
+    serve.add_argument("--log-level", default="WARNING")
+    fill = sub.add_parser("fill", help="fill the placeholder bodies of files; print a unified diff")
+    fill.add_argument("files", nargs="+", type=Path)
+    _sampler_args(fill)
+    measure = sub.add_parser("measure", help="blank function bodies of files and measure how fills parse")
+    measure.add_argument("files", nargs="+", type=Path)
+    measure.add_argument("--limit", type=int, default=100, help="bodies to measure (a seeded sample)")
+    measure.add_argument("--seed", type=int, default=0)
+    _sampler_args(measure)
+    sub.add_parser("worker", help="hold a model and answer fill requests on stdio (see fillgap worker -h)")
+    sub.add_parser("train", help="train a checkpoint (see fillgap train -h)")
+    sub.add_parser("bench", help="diffusion vs autoregressive decode throughput (see fillgap bench -h)")
+    ns = p.parse_args(argv)
+    if ns.command == "serve":
+        from lsp.server import main as serve_main
+
+        serve_main(ns.log_level)
+        return 0
+    from lsp.worker_client import WorkerClient, worker_command
+
+    worker = WorkerClient(worker_command(ns.model, ns.device))
+    if ns.command == "measure":
+        from lsp import measure as measure_cmd
+
+        return measure_cmd.main(ns.files, worker, _sampler(ns), ns.limit, ns.seed)
+    from lsp import fill_file
+
+    return fill_file.main(ns.files, worker, _sampler(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

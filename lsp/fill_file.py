@@ -1,0 +1,77 @@
+"""`fillgap fill FILE`: fill every placeholder body of a file and print the change as a unified diff.
+
+The file itself is never written. Gaps are filled one at a time through the same worker and
+checks the language server uses, last gap first so earlier offsets stay valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsp.fill import Suggestion, apply, fill_gap
+from lsp.gaps import placeholder_gaps
+from lsp.syntax import EXTENSIONS, error_nodes, parse
+from lsp.worker_client import WorkerClient
+from model.protocol import SamplerSettings
+
+
+@dataclass
+class FileFill:
+    path: Path
+    before: str
+    after: str
+    gaps: int
+    filled: list[Suggestion]
+
+    @property
+    def parses(self) -> bool:
+        return not error_nodes(parse(language_of(self.path), self.after))
+
+    def diff(self) -> str:
+        name = str(self.path)
+        return "".join(
+            difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), f"a/{name}", f"b/{name}")
+        )
+
+
+def language_of(path: Path) -> str:
+    try:
+        return EXTENSIONS[path.suffix]
+    except KeyError:
+        raise SystemExit(f"fillgap fill: no grammar for {path.suffix!r} files ({path})") from None
+
+
+async def fill_file(worker: WorkerClient, path: Path, sampler: SamplerSettings) -> FileFill:
+    language = language_of(path)
+    text = path.read_text(encoding="utf-8")
+    gaps = placeholder_gaps(language, text)
+    after, filled = text, []
+    for gap in reversed(gaps):
+        suggestion = (await fill_gap(worker, language, after, gap, sampler)).suggestion
+        if suggestion is not None:
+            after = apply(after, suggestion)
+            filled.append(suggestion)
+    return FileFill(path, text, after, len(gaps), filled[::-1])
+
+
+async def run(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings) -> int:
+    try:
+        for path in paths:
+            result = await fill_file(worker, path, sampler)
+            sys.stdout.write(result.diff())
+            print(
+                f"{path}: {len(result.filled)} of {result.gaps} placeholder bodies filled; "
+                f"result {'parses' if result.parses else 'DOES NOT PARSE'}",
+                file=sys.stderr,
+            )
+    finally:
+        await worker.close()
+    return 0
+
+
+def main(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings) -> int:
+    return asyncio.run(run(paths, worker, sampler))

@@ -1,0 +1,84 @@
+"""Where to fill: placeholder bodies found with `grammars/<lang>/gaps.scm`, and the cursor's gap.
+
+Offsets are character offsets into the document text. A gap replaces text[start:end].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tree_sitter as ts
+
+from lsp.syntax import ByteIndex, grammar, parse
+
+BODY_BUDGETS = (16, 32, 48)  # tokens; the model pads what it does not use with null tokens
+LINES_BUDGETS = (16, 32)
+LINE_BUDGETS = (8, 16)
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: str  # "body": a placeholder body; "lines": a blank line; "line": the rest of a line
+    start: int
+    end: int
+    indent: str  # indentation of the gap's first line; later lines may not dedent below it
+    budgets: tuple[int, ...]
+
+    @property
+    def multiline(self) -> bool:
+        return self.kind != "line"
+
+
+def _is_docstring_or_comment(node: ts.Node) -> bool:
+    if node.type == "comment":
+        return True
+    return (
+        node.type == "expression_statement" and node.named_child_count == 1 and node.named_children[0].type == "string"
+    )
+
+
+def _only_statement(node: ts.Node) -> bool:
+    block = node.parent
+    if block is None or block.type != "block":
+        return False
+    return all(c.id == node.id or _is_docstring_or_comment(c) for c in block.named_children)
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _line_end(text: str, offset: int) -> int:
+    end = text.find("\n", offset)
+    return len(text) if end < 0 else end
+
+
+def placeholder_gaps(language_id: str, text: str) -> list[Gap]:
+    """Every placeholder body in the document, in order."""
+    tree = parse(language_id, text)
+    index = ByteIndex(text)
+    captures = ts.QueryCursor(grammar(language_id).gaps).captures(tree.root_node)
+    gaps = []
+    for node in sorted(captures.get("placeholder", []), key=lambda n: n.start_byte):
+        if not _only_statement(node):
+            continue
+        start, end = index.to_char(node.start_byte), index.to_char(node.end_byte)
+        indent = text[_line_start(text, start) : start]
+        if indent.strip():
+            continue  # `def f(): pass` on one line: no body line to write into
+        gaps.append(Gap("body", start, end, indent, BODY_BUDGETS))
+    return gaps
+
+
+def find_gap(language_id: str, text: str, offset: int) -> Gap:
+    """The gap at the cursor: the placeholder body on its line, else its blank line, else the rest of its line."""
+    line_start, line_end = _line_start(text, offset), _line_end(text, offset)
+    for gap in placeholder_gaps(language_id, text):
+        if _line_start(text, gap.start) == line_start:
+            return gap
+    line = text[line_start:line_end]
+    if not line.strip():
+        indent = line[: offset - line_start]
+        return Gap("lines", offset, line_end, indent, LINES_BUDGETS)
+    indent = line[: len(line) - len(line.lstrip())]
+    return Gap("line", offset, offset, indent, LINE_BUDGETS)

@@ -1,0 +1,115 @@
+"""`fillgap measure FILE...`: blank real function bodies and ask for them back.
+
+For each function body (after its docstring) the statements are replaced by `pass`, and the
+gap is filled through the worker exactly as the server fills it. Reported: the share of raw
+model insertions that parse in context, the share of gaps for which a suggestion is offered
+(after clean-up and the syntax check, which guarantees it parses), exact matches (whitespace
+ignored), and latency. This measures syntax, not correctness: `fillgap eval` runs tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import tree_sitter as ts
+
+from lsp.fill import fill_gap
+from lsp.gaps import BODY_BUDGETS, Gap
+from lsp.postprocess import parses
+from lsp.syntax import EXTENSIONS, ByteIndex, grammar, parse
+from lsp.worker_client import WorkerClient
+from model.protocol import SamplerSettings
+
+
+@dataclass(frozen=True)
+class BodyCase:
+    path: str
+    document: str  # with the body replaced by `pass`
+    gap: Gap
+    truth: str
+
+
+@dataclass
+class Report:
+    files: int
+    cases: int
+    raw_parses: float
+    offered: float
+    how: dict[str, int]  # offered whole, after repair, cut back to lines that parse, or not at all
+    exact: float
+    mean_ms: float
+    p95_ms: float
+
+
+def body_cases(path: Path) -> list[BodyCase]:
+    language = EXTENSIONS.get(path.suffix)
+    if language is None:
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    index = ByteIndex(text)
+    cases = []
+    for block in ts.QueryCursor(grammar(language).bodies).captures(parse(language, text).root_node).get("body", []):
+        stmts = [c for c in block.named_children if c.type != "comment"]
+        if stmts and stmts[0].type == "expression_statement" and stmts[0].named_children[0].type == "string":
+            stmts = stmts[1:]
+        if not stmts:
+            continue
+        start, end = index.to_char(stmts[0].start_byte), index.to_char(stmts[-1].end_byte)
+        indent = text[text.rfind("\n", 0, start) + 1 : start]
+        if indent.strip():
+            continue
+        document = text[:start] + "pass" + text[end:]
+        gap = Gap("body", start, start + 4, indent, BODY_BUDGETS)
+        cases.append(BodyCase(str(path), document, gap, text[start:end]))
+    return cases
+
+
+def _norm(code: str) -> str:
+    return " ".join(code.split())
+
+
+async def measure(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int) -> Report:
+    cases = [c for p in paths for c in body_cases(p)]
+    random.Random(seed).shuffle(cases)
+    cases = cases[:limit]
+    raw_ok = exact = 0
+    how: Counter[str] = Counter()
+    times = []
+    for case in cases:
+        t0 = time.perf_counter()
+        outcome = await fill_gap(worker, "python", case.document, case.gap, sampler)
+        times.append((time.perf_counter() - t0) * 1000)
+        raw_ok += parses("python", case.document, case.gap, outcome.raw)
+        how[outcome.how] += 1
+        exact += outcome.suggestion is not None and _norm(outcome.suggestion.text) == _norm(case.truth)
+    n = max(len(cases), 1)
+    return Report(
+        files=len({c.path for c in cases}),
+        cases=len(cases),
+        raw_parses=raw_ok / n,
+        offered=(n - how["none"]) / n if cases else 0.0,
+        how={k: how[k] for k in ("whole", "repaired", "cut", "none")},
+        exact=exact / n,
+        mean_ms=statistics.fmean(times) if times else 0.0,
+        p95_ms=sorted(times)[int(0.95 * (len(times) - 1))] if times else 0.0,
+    )
+
+
+async def run(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int) -> int:
+    try:
+        report = await measure(paths, worker, sampler, limit, seed)
+    finally:
+        await worker.close()
+    print(json.dumps(asdict(report), indent=2))
+    return 0
+
+
+def main(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int) -> int:
+    return asyncio.run(run(paths, worker, sampler, limit, seed))

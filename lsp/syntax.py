@@ -1,0 +1,93 @@
+"""Tree-sitter languages and parsing: which languages we know, and whether text parses.
+
+Grammars come from their PyPI wheels; queries from `grammars/<language>/`. Both load on first
+use, so the server starts without paying for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+
+import tree_sitter as ts
+
+from grammars import query_source
+
+# languageId (as editors send it) -> (grammar module, grammar folder)
+LANGUAGES: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "python"),
+}
+EXTENSIONS = {".py": "python", ".pyi": "python"}
+
+
+class UnsupportedLanguage(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Grammar:
+    name: str
+    language: ts.Language
+    gaps: ts.Query
+    bodies: ts.Query
+
+
+@cache
+def grammar(language_id: str) -> Grammar:
+    if language_id not in LANGUAGES:
+        raise UnsupportedLanguage(language_id)
+    module, folder = LANGUAGES[language_id]
+    lang = ts.Language(importlib.import_module(module).language())
+    return Grammar(
+        folder, lang, ts.Query(lang, query_source(folder, "gaps")), ts.Query(lang, query_source(folder, "bodies"))
+    )
+
+
+def parse(language_id: str, text: str) -> ts.Tree:
+    return ts.Parser(grammar(language_id).language).parse(text.encode("utf-8"))
+
+
+def error_nodes(tree: ts.Tree) -> list[ts.Node]:
+    """ERROR and MISSING nodes, outermost only."""
+    found: list[ts.Node] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            found.append(node)
+        elif node.has_error:
+            stack.extend(node.children)
+    return found
+
+
+def insertion_parses(language_id: str, before: str, after: str, start: int, end: int) -> bool:
+    """Whether `after` (= `before` with text inserted at chars [start, end)) parses in context.
+
+    A clean result always passes. In a document that was already broken elsewhere, the insertion
+    passes when it adds no error node and no error node sits inside it or across its edges (an
+    error node that encloses the whole insertion and more was there before).
+    """
+    errors = error_nodes(parse(language_id, after))
+    if not errors:
+        return True
+    if len(errors) > len(error_nodes(parse(language_id, before))):
+        return False
+    index = ByteIndex(after)
+    s, e = index.to_byte(start), index.to_byte(end)
+    return all(n.end_byte <= s or n.start_byte >= e or (n.start_byte < s and n.end_byte > e) for n in errors)
+
+
+class ByteIndex:
+    """Converts between character offsets (what `lsp/` uses) and UTF-8 byte offsets (tree-sitter)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data = text.encode("utf-8")
+        self.ascii = len(self.data) == len(text)
+
+    def to_char(self, byte: int) -> int:
+        return byte if self.ascii else len(self.data[:byte].decode("utf-8", errors="replace"))
+
+    def to_byte(self, char: int) -> int:
+        return char if self.ascii else len(self.text[:char].encode("utf-8"))

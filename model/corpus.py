@@ -1,0 +1,76 @@
+"""The training corpus: Python files under a folder, deduplicated, split into train and held-out by file.
+
+The default folder is this interpreter's standard library (PSF license) without its test suites.
+The split is a hash of each file's relative path, so it is stable across machines and runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+EXCLUDED_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
+MAX_FILE_BYTES = 400_000  # generated tables (e.g. unicode data) teach nothing about code
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    rel: str
+    text: str
+
+
+def stdlib_dir() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def collect(root: Path) -> list[SourceFile]:
+    seen: set[str] = set()
+    out: list[SourceFile] = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if any(part in EXCLUDED_DIRS for part in rel.parts[:-1]):
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue
+        if not raw.strip() or len(raw) > MAX_FILE_BYTES:
+            continue
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        out.append(SourceFile(path, rel.as_posix(), raw.decode("utf-8", errors="replace")))
+    return out
+
+
+def is_held_out(rel: str, percent: int = 3) -> bool:
+    return int(hashlib.sha256(rel.encode()).hexdigest(), 16) % 100 < percent
+
+
+def split(files: list[SourceFile], percent: int = 3) -> tuple[list[SourceFile], list[SourceFile]]:
+    train = [f for f in files if not is_held_out(f.rel, percent)]
+    held = [f for f in files if is_held_out(f.rel, percent)]
+    if not held and len(train) > 1:  # a small folder still gets a held-out file
+        held = [train.pop()]
+    return train, held
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the paths of one split, one a line (for `fillgap measure $(python -m model.corpus)`)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m model.corpus", description=main.__doc__)
+    p.add_argument("--data", default=str(stdlib_dir()))
+    p.add_argument("--split", choices=("train", "held-out"), default="held-out")
+    ns = p.parse_args(argv)
+    train, held = split(collect(Path(ns.data)))
+    for f in held if ns.split == "held-out" else train:
+        print(f.path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""From a fill request (text) to candidates (text + per-token confidence): tokens in, tokens out.
+
+The gap is tried at each requested length budget, one row of a batch per budget; unused budget
+positions come back as null tokens and are trimmed. Candidates are ranked by the mean
+confidence of the tokens they keep.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from model.attention import backend_name
+from model.checkpoint import load_checkpoint
+from model.protocol import Candidate, FillRequest, FillResult
+from model.sampler import Sample, infill, revise
+
+SUFFIX_SHARE = 0.25  # of the context left after the gap, when the prefix alone would overflow it
+
+
+@dataclass
+class Window:
+    ids: list[int]
+    gap_start: int
+    gap_len: int
+
+
+def context_tokens(config: dict) -> int:
+    trained = (config.get("fillgap_training") or {}).get("seq_len")
+    return int(trained or config.get("max_position_embeddings", 512))
+
+
+def fit_window(prefix: list[int], suffix: list[int], budget: int, limit: int, eos: int | None) -> Window:
+    """Keep the end of the prefix and the start of the suffix around the gap, within limit tokens.
+
+    A prefix that starts the file (or suffix that ends it) keeps its end-of-text marker, as the
+    model saw files during training.
+    """
+    if eos is not None:
+        prefix, suffix = [eos, *prefix], [*suffix, eos]
+    budget = min(budget, limit - 2)
+    room = limit - budget
+    n_suf = min(len(suffix), max(int(room * SUFFIX_SHARE), room - len(prefix)))
+    n_pre = min(len(prefix), room - n_suf)
+    pre = prefix[len(prefix) - n_pre :]
+    return Window(ids=pre + [0] * budget + suffix[:n_suf], gap_start=n_pre, gap_len=budget)
+
+
+class FillEngine:
+    def __init__(self, folder: Path, device: str = "cpu", threads: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.folder = Path(folder)
+        self.device = device
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        self.model, self.tok, self.config = load_checkpoint(self.folder, dtype)
+        self.model.to(device)
+        self.limit = context_tokens(self.config)
+        self.backend = backend_name(device, dtype)
+
+    def fill(self, req: FillRequest) -> FillResult:
+        start = time.perf_counter()
+        sp = self.tok.specials
+        prefix, suffix = self.tok.encode(req.prefix), self.tok.encode(req.suffix)
+        if req.draft is not None:
+            return self._revise(req, prefix, suffix, start)
+        windows = [fit_window(prefix, suffix, b, self.limit, sp.eos) for b in req.budgets]
+        ids, gap, key_padding = self._batch(windows)
+        sample = infill(self.model, ids, gap, req.sampler, sp, key_padding)
+        return self._result(req.id, sample, windows, start)
+
+    def _revise(self, req: FillRequest, prefix: list[int], suffix: list[int], start: float) -> FillResult:
+        """Re-mask the draft's tokens that overlap req.remask and denoise only those."""
+        sp = self.tok.specials
+        enc = self.tok.tok.encode(req.draft or "", add_special_tokens=False)
+        w = fit_window(prefix, suffix, max(1, len(enc.ids)), self.limit, sp.eos)
+        draft = (enc.ids or [sp.mask])[: w.gap_len]
+        w.ids[w.gap_start : w.gap_start + len(draft)] = draft
+        ids, gap, _ = self._batch([w])
+        chosen = torch.zeros_like(gap)
+        for j, (a, b) in enumerate(enc.offsets[: w.gap_len]):
+            if any(a < end and b > begin for begin, end in req.remask) or not enc.ids:
+                chosen[0, w.gap_start + j] = True
+        confidence = torch.where(gap, 1.0, 0.0).to(self.device)
+        passes = revise(self.model, ids, chosen, confidence, req.sampler, sp) if chosen.any() else 0
+        sample = Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=int(chosen.sum()))
+        return self._result(req.id, sample, [w], start)
+
+    def _batch(self, windows: list[Window]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        sp = self.tok.specials
+        width = max(len(w.ids) for w in windows)
+        ids = torch.full((len(windows), width), sp.pad if sp.pad is not None else 0, dtype=torch.long)
+        real = torch.zeros(ids.shape, dtype=torch.bool)
+        gap = torch.zeros(ids.shape, dtype=torch.bool)
+        for row, w in enumerate(windows):
+            ids[row, : len(w.ids)] = torch.tensor(w.ids)
+            real[row, : len(w.ids)] = True
+            gap[row, w.gap_start : w.gap_start + w.gap_len] = True
+        key_padding = None if bool(real.all()) else real.to(self.device)
+        return ids.to(self.device), gap.to(self.device), key_padding
+
+    def _result(self, req_id: int, sample: Sample, windows: list[Window], start: float) -> FillResult:
+        candidates = [
+            self._candidate(sample.ids[r].cpu(), sample.confidence[r].cpu(), w) for r, w in enumerate(windows)
+        ]
+        candidates.sort(key=lambda c: c.mean_confidence, reverse=True)
+        return FillResult(
+            id=req_id,
+            candidates=candidates,
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+            forward_passes=sample.forward_passes,
+        )
+
+    def _candidate(self, ids: torch.Tensor, conf: torch.Tensor, w: Window) -> Candidate:
+        drop = {self.tok.specials.null, self.tok.specials.eos, self.tok.specials.pad, self.tok.specials.mask}
+        span = ids[w.gap_start : w.gap_start + w.gap_len].tolist()
+        span_conf = conf[w.gap_start : w.gap_start + w.gap_len].tolist()
+        kept = [(t, c) for t, c in zip(span, span_conf, strict=True) if t not in drop]
+        tokens = [t for t, _ in kept]
+        confs = [round(c, 4) for _, c in kept]
+        mean = sum(span_conf) / max(len(span_conf), 1)
+        return Candidate(
+            text=self.tok.decode(tokens),
+            budget=w.gap_len,
+            mean_confidence=round(mean, 4),
+            tokens=self.tok.token_texts(tokens),
+            confidences=confs,
+        )

@@ -1,0 +1,212 @@
+"""The worker protocol: the only types `lsp/` and `model/` share.
+
+Frames are a 4-byte big-endian length followed by one msgpack map. Every map carries the
+protocol version `v` and a `type`. This module imports msgpack and nothing from torch.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import asdict, dataclass, field, fields
+from typing import IO, Any
+
+import msgpack
+
+VERSION = 1
+MAX_FRAME = 64 * 1024 * 1024
+_LEN = struct.Struct(">I")
+
+
+class ProtocolError(Exception):
+    pass
+
+
+@dataclass
+class SamplerSettings:
+    """How the worker denoises a gap; the server sends its configured values with each request."""
+
+    steps: int = 8  # parallel unmasking steps for the whole gap (per block with `block`)
+    refine_rounds: int = 2  # re-mask-and-refine passes after every position is committed
+    tau: float = 0.35  # tokens under this confidence are re-masked in a refinement round
+    temperature: float = 0.0  # 0 is greedy
+    top_p: float = 1.0  # nucleus sampling when temperature > 0
+    seed: int = 0
+    order: str = "confidence"  # which masked positions to commit first: confidence|margin|entropy|random
+    threshold: float = 0.0  # > 0: commit every position above it each step (at least one), as Fast-dLLM
+    block: int = 0  # > 0: decode the gap left to right in blocks of this many tokens (semi-autoregressive)
+    dual_cache: bool = False  # reuse prefix/suffix keys and values between steps (approximate, Fast-dLLM)
+
+
+@dataclass
+class FillRequest:
+    """Fill the gap between prefix and suffix. Each budget is a candidate gap length in tokens;
+    the model pads unused positions with null tokens, which are trimmed."""
+
+    id: int
+    prefix: str
+    suffix: str
+    budgets: list[int] = field(default_factory=lambda: [32])
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    # Revision: a draft for the gap, whose tokens overlapping the character ranges in `remask`
+    # (e.g. under a syntax error) are re-masked and written again; the rest of the draft stays.
+    draft: str | None = None
+    remask: list[list[int]] = field(default_factory=list)
+    type: str = "fill"
+
+
+@dataclass
+class Candidate:
+    text: str
+    budget: int
+    mean_confidence: float
+    tokens: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+
+
+@dataclass
+class FillResult:
+    id: int
+    candidates: list[Candidate]  # best first (highest mean confidence)
+    elapsed_ms: float
+    forward_passes: int
+    type: str = "result"
+
+
+@dataclass
+class ErrorReply:
+    id: int | None
+    message: str
+    type: str = "error"
+
+
+@dataclass
+class Ready:
+    model: str
+    device: str
+    parameters: int
+    context_tokens: int
+    backend: str = ""
+    type: str = "ready"
+
+
+def to_wire(msg: Any) -> dict:
+    d = asdict(msg)
+    d["v"] = VERSION
+    return d
+
+
+def _build(cls: type, d: dict) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names - {"v"}
+    if unknown:
+        raise ProtocolError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+    kwargs = {k: v for k, v in d.items() if k in names}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ProtocolError(f"{cls.__name__}: {exc}") from exc
+
+
+def from_wire(d: Any) -> FillRequest | FillResult | ErrorReply | Ready | dict:
+    """Typed message for a decoded frame; control messages (status, shutdown) stay plain dicts."""
+    if not isinstance(d, dict):
+        raise ProtocolError("a frame must hold a map")
+    if d.get("v") != VERSION:
+        raise ProtocolError(f"protocol version {d.get('v')!r} is not {VERSION}")
+    kind = d.get("type")
+    if kind == "fill":
+        req = _build(FillRequest, d)
+        if not isinstance(req.sampler, dict):
+            raise ProtocolError("fill: sampler must be a map")
+        req.sampler = _build(SamplerSettings, req.sampler)
+        _check_fill(req)
+        return req
+    if kind == "result":
+        res = _build(FillResult, d)
+        res.candidates = [_build(Candidate, c) for c in res.candidates]
+        return res
+    if kind == "error":
+        return _build(ErrorReply, d)
+    if kind == "ready":
+        return _build(Ready, d)
+    if kind in ("status", "shutdown"):
+        return d
+    raise ProtocolError(f"unknown message type {kind!r}")
+
+
+ORDERS = ("confidence", "margin", "entropy", "random")
+
+
+def _check_fill(req: FillRequest) -> None:
+    s = req.sampler
+    for f in fields(SamplerSettings):
+        value, default = getattr(s, f.name), f.default
+        ok = (
+            isinstance(value, (int, float)) and not isinstance(value, bool)
+            if isinstance(default, float)
+            else (type(value) is type(default))
+        )
+        if not ok:
+            raise ProtocolError(f"fill: sampler.{f.name} must be {type(default).__name__}")
+    if s.order not in ORDERS:
+        raise ProtocolError(f"fill: order must be one of {', '.join(ORDERS)}")
+    if not (1 <= s.steps <= 1024 and 0 <= s.refine_rounds <= 16 and 0 <= s.block <= 1024):
+        raise ProtocolError("fill: steps 1..1024, refine_rounds 0..16, block 0..1024")
+    if not (0.0 <= s.tau <= 1.0 and 0.0 <= s.threshold <= 1.0 and 0.0 < s.top_p <= 1.0 and s.temperature >= 0):
+        raise ProtocolError("fill: tau and threshold in [0, 1], top_p in (0, 1], temperature >= 0")
+    if not isinstance(req.prefix, str) or not isinstance(req.suffix, str):
+        raise ProtocolError("fill: prefix and suffix must be strings")
+    if not req.budgets or not all(isinstance(b, int) and 1 <= b <= 1024 for b in req.budgets):
+        raise ProtocolError("fill: budgets must be 1..1024 tokens each")
+    if len(req.budgets) > 16:
+        raise ProtocolError("fill: at most 16 budgets")
+    if req.draft is not None and not isinstance(req.draft, str):
+        raise ProtocolError("fill: draft must be a string")
+    if not isinstance(req.remask, list) or not all(
+        isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) for x in r) for r in req.remask
+    ):
+        raise ProtocolError("fill: remask must be a list of [start, end] character ranges")
+
+
+def encode_frame(msg: Any) -> bytes:
+    body = msgpack.packb(to_wire(msg) if not isinstance(msg, dict) else {**msg, "v": VERSION}, use_bin_type=True)
+    return _LEN.pack(len(body)) + body
+
+
+def decode_body(body: bytes) -> Any:
+    try:
+        return msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise ProtocolError(f"malformed msgpack frame: {exc}") from exc
+
+
+def read_frame(stream: IO[bytes]) -> Any | None:
+    """One decoded frame from a blocking stream, or None at end of stream."""
+    body = read_body(stream)
+    return None if body is None else decode_body(body)
+
+
+def read_body(stream: IO[bytes]) -> bytes | None:
+    """One frame's undecoded body, or None at end of stream; ProtocolError when framing breaks."""
+    head = stream.read(_LEN.size)
+    if not head:
+        return None
+    if len(head) < _LEN.size:
+        raise ProtocolError("truncated frame header")
+    (size,) = _LEN.unpack(head)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
+    body = stream.read(size)
+    if len(body) < size:
+        raise ProtocolError("truncated frame body")
+    return body
+
+
+def frame_length(head: bytes) -> int:
+    (size,) = _LEN.unpack(head)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
+    return size
+
+
+HEADER_SIZE = _LEN.size

@@ -1,0 +1,227 @@
+"""Masked-diffusion infilling with re-masking refinement.
+
+1. Unmask: run the bidirectional model over the whole sequence; at each step commit the masked
+   positions it is surest of: an even share of what remains over the steps left (LLaDA's
+   low-confidence remasking), or every position above a confidence threshold, at least one
+   (Fast-dLLM's parallel decoding). "Surest" is top-1 probability, top-1 minus top-2 margin,
+   negative entropy, or a seeded random order. Long gaps may decode in blocks, left to right.
+2. Refine: re-mask the committed gap tokens whose confidence is under tau (at most half the gap
+   per round) and denoise them again, now that both their neighbours are written. LLaDA and Dream
+   never revisit a committed token; this is what we add. `revise` re-masks positions the caller
+   names (the server sends the tokens under a syntax error).
+
+Rows of a batch are independent sequences; `gap` may hold several spans per row, filled jointly.
+`key_padding` marks real (non-padding) tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from model.protocol import SamplerSettings
+from model.tokenizer import SpecialIds
+from model.transformer import DiffusionLM
+
+NULL_PENALTY = 1e3  # larger than any spread of commit scores
+
+
+@dataclass
+class Sample:
+    ids: torch.Tensor  # (B, T) with every gap position committed
+    confidence: torch.Tensor  # (B, T) probability of each committed gap token when last chosen
+    forward_passes: int
+    refined: int  # positions re-masked over all refinement rounds
+
+
+def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    if top_p >= 1.0:
+        return probs
+    sorted_p, idx = probs.sort(dim=-1, descending=True)
+    drop = sorted_p.cumsum(-1) - sorted_p > top_p
+    sorted_p = sorted_p.masked_fill(drop, 0.0)
+    return torch.zeros_like(probs).scatter(-1, idx, sorted_p) / sorted_p.sum(-1, keepdim=True)
+
+
+def choose(
+    logits: torch.Tensor,
+    s: SamplerSettings,
+    gen: torch.Generator | None,
+    specials: SpecialIds,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(token, its probability, commit score) at every position; the mask token is never chosen.
+
+    A position whose choice is the null token scores below every other, so a gap's content is
+    committed before its padding: otherwise confident nulls fill a gap first and leave it empty."""
+    logits = logits.float()
+    logits[..., specials.mask] = float("-inf")
+    probs = torch.softmax(logits, dim=-1)
+    if s.temperature > 0:
+        sampling = _top_p(torch.softmax(logits / s.temperature, dim=-1), s.top_p)
+        tokens = torch.multinomial(sampling.flatten(0, 1), 1, generator=gen).view(probs.shape[:-1])
+    else:
+        tokens = probs.argmax(-1)
+    conf = probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    if s.order == "margin":
+        top2 = probs.topk(2, dim=-1).values
+        score = top2[..., 0] - top2[..., 1]
+    elif s.order == "entropy":
+        score = (probs * probs.clamp_min(1e-12).log()).sum(-1)  # negative entropy: higher is surer
+    elif s.order == "random":
+        score = torch.rand(conf.shape, generator=gen)
+    else:
+        score = conf
+    if specials.null is not None:
+        score = torch.where(tokens == specials.null, score - NULL_PENALTY, score)
+    return tokens, conf, score
+
+
+def _rank(score: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
+    """Rank (0 = best) of each eligible position within its row by descending score."""
+    score = torch.where(eligible, score, torch.full_like(score, float("-inf")))
+    return score.argsort(dim=-1, descending=True).argsort(dim=-1)
+
+
+def _to_commit(
+    masked: torch.Tensor, conf: torch.Tensor, score: torch.Tensor, steps_left: int, threshold: float
+) -> torch.Tensor:
+    rank = _rank(score, masked)
+    if threshold > 0:
+        return masked & ((conf >= threshold) | (rank == 0))
+    k = torch.div(masked.sum(-1) + steps_left - 1, steps_left, rounding_mode="floor")
+    return masked & (rank < k.unsqueeze(-1))
+
+
+class _Scorer:
+    """(token, probability, commit score) at every position, from a full forward pass each step or,
+    with the dual cache, from a pass over only the columns being decoded: the first pass fills
+    every layer's keys and values, later ones overwrite just those columns and attend to the rest
+    as cached. Context keys go slightly stale as the gap fills in; that is the approximation."""
+
+    def __init__(
+        self,
+        model: DiffusionLM,
+        ids: torch.Tensor,
+        masked: torch.Tensor,
+        key_padding: torch.Tensor | None,
+        s: SamplerSettings,
+        specials: SpecialIds,
+        gen: torch.Generator | None,
+    ) -> None:
+        self.model, self.ids, self.key_padding, self.s, self.specials, self.gen = (
+            model,
+            ids,
+            key_padding,
+            s,
+            specials,
+            gen,
+        )
+        self.cache = model.new_cache() if s.dual_cache else None
+        cols = masked.any(0).nonzero().flatten()
+        src = (cols - 1).clamp(min=0) if model.config.shift_logits else cols
+        self.need = torch.unique(torch.cat([cols, src]))  # sorted: the columns each cached pass runs
+        self.cols, self.src_at = cols, torch.searchsorted(self.need, src)
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.cache is None:
+            return choose(self.model.token_logits(self.ids, self.key_padding), self.s, self.gen, self.specials)
+        if self.cache[0].k is None:  # the first pass runs everything and fills the cache
+            logits = self.model.token_logits(self.ids, self.key_padding, cache=self.cache)
+            for layer in self.cache:
+                layer.positions = self.need
+            return choose(logits, self.s, self.gen, self.specials)
+        raw = self.model(self.ids[:, self.need], self.key_padding, cache=self.cache, positions=self.need)
+        part = choose(raw[:, self.src_at], self.s, self.gen, self.specials)
+        full = [torch.zeros(self.ids.shape, dtype=t.dtype, device=t.device) for t in part]
+        for whole, piece in zip(full, part, strict=True):
+            whole[:, self.cols] = piece
+        return full[0], full[1], full[2]
+
+
+@torch.no_grad()
+def denoise(
+    model: DiffusionLM,
+    ids: torch.Tensor,
+    masked: torch.Tensor,
+    confidence: torch.Tensor,
+    key_padding: torch.Tensor | None,
+    steps: int,
+    s: SamplerSettings,
+    specials: SpecialIds,
+    gen: torch.Generator | None,
+) -> int:
+    """Unmask every `masked` position of ids in place; returns the forward passes it took.
+
+    With a threshold, `steps` is no limit: decoding goes on until nothing is masked.
+    """
+    masked = masked.clone()
+    passes = 0
+    scorer = _Scorer(model, ids, masked, key_padding, s, specials, gen)
+    while masked.any():
+        tokens, conf, score = scorer()
+        passes += 1
+        commit = _to_commit(masked, conf, score, max(1, steps - passes + 1), s.threshold)
+        ids[commit] = tokens[commit]
+        confidence[commit] = conf[commit]
+        masked &= ~commit
+    return passes
+
+
+def blocks(gap: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """The gap split into left-to-right blocks of `size` gap positions per row (all of it if size is 0)."""
+    if size <= 0:
+        return [gap]
+    order = gap.long().cumsum(-1) - 1  # index of each gap position among its row's gap positions
+    n = int(gap.sum(-1).max())
+    return [gap & (order >= b) & (order < b + size) for b in range(0, n, size)]
+
+
+def refine_targets(confidence: torch.Tensor, gap: torch.Tensor, tau: float) -> torch.Tensor:
+    """Gap positions under tau, at most half of each row's gap (the least confident first)."""
+    low = gap & (confidence < tau)
+    cap = torch.div(gap.sum(-1), 2, rounding_mode="floor").clamp(min=1)
+    return low & (_rank(-confidence, low) < cap.unsqueeze(-1))
+
+
+@torch.no_grad()
+def revise(
+    model: DiffusionLM,
+    ids: torch.Tensor,
+    positions: torch.Tensor,
+    confidence: torch.Tensor,
+    s: SamplerSettings,
+    specials: SpecialIds,
+    key_padding: torch.Tensor | None = None,
+    gen: torch.Generator | None = None,
+) -> int:
+    """Re-mask `positions` of committed ids and denoise them again in place; returns forward passes."""
+    ids[positions] = specials.mask
+    return denoise(model, ids, positions, confidence, key_padding, max(1, s.steps // 2), s, specials, gen)
+
+
+@torch.no_grad()
+def infill(
+    model: DiffusionLM,
+    ids: torch.Tensor,
+    gap: torch.Tensor,
+    s: SamplerSettings,
+    specials: SpecialIds,
+    key_padding: torch.Tensor | None = None,
+) -> Sample:
+    """Fill every `gap` position of ids (B, T); positions outside the gap are never changed."""
+    gen = torch.Generator().manual_seed(s.seed)
+    ids = ids.clone()
+    ids[gap] = specials.mask
+    confidence = torch.zeros(ids.shape, dtype=torch.float32)
+    parts = blocks(gap, s.block)
+    per_block = max(1, s.steps // len(parts))
+    passes = sum(denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen) for part in parts)
+    refined = 0
+    for _ in range(s.refine_rounds):
+        targets = refine_targets(confidence, gap, s.tau)
+        if not targets.any():
+            break
+        refined += int(targets.sum())
+        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen)
+    return Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=refined)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from lsp.gaps import BODY_BUDGETS, LINE_BUDGETS, Gap
+from lsp.postprocess import clean, error_ranges, longest_parsing_prefix
+
+DOC = 'def area(w, h):\n    """Area."""\n    pass\n\n\ndef other():\n    return 1\n'
+BODY = Gap("body", DOC.index("pass"), DOC.index("pass") + 4, "    ", BODY_BUDGETS)
+
+
+def test_body_stops_at_dedent_and_trailing_space_goes() -> None:
+    raw = "x = w * h   \n    return x\ndef stray():\n    pass"
+    assert clean(raw, BODY, DOC[BODY.end :]) == "x = w * h\n    return x"
+
+
+def test_echo_of_the_suffix_is_cut() -> None:
+    doc = "def f():\n    pass\n    y = 2\n"
+    gap = Gap("body", doc.index("pass"), doc.index("pass") + 4, "    ", BODY_BUDGETS)
+    assert clean("x = 1\n    y = 2", gap, doc[gap.end :]) == "x = 1"
+
+
+def test_single_line_gap_keeps_one_line() -> None:
+    doc = "total = \n"
+    gap = Gap("line", 8, 8, "", LINE_BUDGETS)
+    assert clean("a + b\nprint(total)", gap, doc[8:]) == "a + b"
+
+
+def test_the_longest_parsing_run_of_lines_is_kept() -> None:
+    raw = "x = w * h\n    return x +"
+    assert longest_parsing_prefix("python", DOC, BODY, raw) == "x = w * h"
+    assert longest_parsing_prefix("python", DOC, BODY, "return (") == ""
+
+
+def test_error_ranges_point_into_the_insertion() -> None:
+    text = "x = w * h\n    return x +"
+    ranges = error_ranges("python", DOC, BODY, text)
+    assert ranges and all(0 <= a < b <= len(text) for a, b in ranges)
+    assert any(a <= text.index("+") < b for a, b in ranges)
+    assert error_ranges("python", DOC, BODY, "return w * h") == []

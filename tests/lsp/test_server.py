@@ -1,0 +1,51 @@
+"""`fillgap serve` through a real LSP client over stdio, with the real worker and shipped model."""
+
+from __future__ import annotations
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from lsp.syntax import error_nodes, parse
+from tests.lsp.client import apply_item, inline, open_doc, running_server
+
+pytestmark = [pytest.mark.slow]
+
+AREA = 'def area(w, h):\n    """Area of a rectangle."""\n    pass\n'
+
+
+async def test_body_gap_is_filled_by_the_model_and_parses() -> None:
+    async with running_server() as client:
+        open_doc(client, "file:///tmp/area.py", AREA)
+        items = await inline(client, "file:///tmp/area.py", 2, 6)
+        assert len(items) == 1
+        item = items[0]
+        assert item.range is not None
+        assert (item.range.start.line, item.range.start.character) == (2, 4)
+        assert (item.range.end.line, item.range.end.character) == (2, 8)  # replaces `pass`
+        assert isinstance(item.insert_text, str) and item.insert_text.strip()
+        assert item.insert_text.strip() != "pass"
+        filled = apply_item(AREA, item)
+        assert not error_nodes(parse("python", filled)), filled
+
+
+async def test_bad_input_gets_an_error_or_nothing_and_the_server_keeps_serving() -> None:
+    async with running_server() as client:
+        open_doc(client, "file:///tmp/notes.cobol", "IDENTIFICATION DIVISION.\n", language="cobol")
+        assert await inline(client, "file:///tmp/notes.cobol", 0, 3) == []
+
+        broken = "def f(:\n    pass\n  x = = 1\n"
+        open_doc(client, "file:///tmp/broken.py", broken)
+        for item in await inline(client, "file:///tmp/broken.py", 1, 4):
+            after = apply_item(broken, item)
+            assert len(error_nodes(parse("python", after))) <= len(error_nodes(parse("python", broken)))
+
+        open_doc(client, "file:///tmp/area.py", AREA)
+        with pytest.raises(JsonRpcException, match="outside the document"):
+            await inline(client, "file:///tmp/area.py", 40, 0)
+        with pytest.raises(JsonRpcException, match="past the end of its line"):
+            await inline(client, "file:///tmp/area.py", 0, 400)
+        with pytest.raises(JsonRpcException, match="not open"):
+            await inline(client, "file:///tmp/never-opened.py", 0, 0)
+
+        items = await inline(client, "file:///tmp/area.py", 2, 4)  # still answering
+        assert items and not error_nodes(parse("python", apply_item(AREA, items[0])))

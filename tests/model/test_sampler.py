@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import torch
+
+from model.protocol import SamplerSettings
+from model.sampler import infill, refine_targets
+from model.tokenizer import CodeTokenizer
+from model.transformer import DiffusionLM
+
+
+def _batch(tok: CodeTokenizer) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.tensor([tok.encode("def add(a, b):\n    return a + b\nfor i in range(10):\n    print(i)\n")] * 2)
+    gap = torch.zeros(ids.shape, dtype=torch.bool)
+    gap[0, 5:12] = True
+    gap[1, 3:6] = True
+    gap[1, 14:20] = True  # two spans in one sequence, filled jointly
+    return ids, gap
+
+
+def test_fills_every_gap_position_and_nothing_else(tiny_model: DiffusionLM, tiny_tokenizer: CodeTokenizer) -> None:
+    ids, gap = _batch(tiny_tokenizer)
+    mask = tiny_tokenizer.specials.mask
+    sp = tiny_tokenizer.specials
+    out = infill(tiny_model, ids, gap, SamplerSettings(steps=3, refine_rounds=2, tau=0.9), sp)
+    assert not (out.ids == mask).any()
+    assert torch.equal(out.ids[~gap], ids[~gap])
+    assert (out.confidence[gap] > 0).all()
+    assert out.forward_passes >= 3
+
+
+def test_same_seed_same_output(tiny_model: DiffusionLM, tiny_tokenizer: CodeTokenizer) -> None:
+    ids, gap = _batch(tiny_tokenizer)
+    s = SamplerSettings(steps=4, temperature=1.0, seed=7)
+    sp = tiny_tokenizer.specials
+    assert torch.equal(infill(tiny_model, ids, gap, s, sp).ids, infill(tiny_model, ids, gap, s, sp).ids)
+
+
+def test_refinement_remasks_only_low_confidence_gap_tokens() -> None:
+    conf = torch.tensor([[0.9, 0.1, 0.2, 0.95, 0.05, 0.3]])
+    gap = torch.tensor([[False, True, True, True, True, True]])
+    targets = refine_targets(conf, gap, tau=0.5)
+    # three gap tokens are under tau, but at most half of the 5-token gap (2) is re-masked, lowest first
+    assert targets.tolist() == [[False, True, False, False, True, False]]
+
+
+def test_dual_cache_first_step_is_exact_and_later_steps_stay_close(
+    tiny_model: DiffusionLM, tiny_tokenizer: CodeTokenizer
+) -> None:
+    ids, gap = _batch(tiny_tokenizer)
+    mask = tiny_tokenizer.specials.mask
+    sp = tiny_tokenizer.specials
+    one_step = SamplerSettings(steps=1, refine_rounds=0)
+    exact = infill(tiny_model, ids, gap, one_step, sp)
+    cached = infill(tiny_model, ids, gap, SamplerSettings(steps=1, refine_rounds=0, dual_cache=True), sp)
+    assert torch.equal(exact.ids, cached.ids)  # one step: nothing cached is stale yet
+    many = infill(tiny_model, ids, gap, SamplerSettings(steps=6, refine_rounds=0, dual_cache=True), sp)
+    assert not (many.ids == mask).any() and torch.equal(many.ids[~gap], ids[~gap])
+
+
+def test_nulls_are_committed_after_content() -> None:
+    from model.sampler import choose
+    from model.tokenizer import SpecialIds
+
+    logits = torch.full((1, 3, 5), -5.0)
+    logits[0, 0, 4] = 9.0  # position 0: a very confident null
+    logits[0, 1, 1] = 2.0  # position 1: a less confident content token
+    logits[0, 2, 2] = 1.0
+    _, conf, score = choose(logits, SamplerSettings(), None, SpecialIds(mask=0, null=4, eos=None, pad=None))
+    assert conf[0, 0] > conf[0, 1] and score[0, 1] > score[0, 2] > score[0, 0]

@@ -1,0 +1,65 @@
+"""`fillgap train` end to end on a tiny corpus: it writes a loadable checkpoint and resumes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from model.checkpoint import load_checkpoint
+from tests.model.conftest import CODE
+
+TINY = [
+    "--vocab-size",
+    "300",
+    "--hidden",
+    "32",
+    "--ffn",
+    "64",
+    "--layers",
+    "2",
+    "--heads",
+    "4",
+    "--kv-heads",
+    "2",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "2",
+    "--steps",
+    "6",
+    "--log-every",
+    "1",
+    "--threads",
+    "1",
+]
+
+
+def _train(data: Path, out: Path, *extra: str) -> None:
+    cmd = [sys.executable, "-m", "model.train", "--data", str(data), "--out", str(out), *TINY, *extra]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+
+def test_train_writes_a_checkpoint_and_resumes(tmp_path: Path) -> None:
+    data = tmp_path / "src"
+    data.mkdir()
+    for i, text in enumerate(CODE[:12]):
+        (data / f"m{i}.py").write_text(f"# module {i}\n" + text * 8)  # distinct files: no dedup
+    (data / "test").mkdir()
+    (data / "test" / "test_skip.py").write_text("SECRET_TEST_ONLY = 1\n" * 50)
+    out = tmp_path / "run"
+    _train(data, out, "--max-minutes", "0.0001")  # stops after its first step, resumably
+    assert json.loads((out / "train_state.json").read_text())["step"] == 1
+    _train(data, out)
+    assert json.loads((out / "train_state.json").read_text())["step"] == 6
+    steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    model, tok, config = load_checkpoint(out)
+    corpus = config["fillgap_training"]["corpus"]
+    assert corpus["files_train"] + corpus["files_held_out"] == 12 and corpus["files_held_out"] >= 1  # no test/
+    assert tok.tok.token_to_id("SECRET_TEST_ONLY") is None
+    ids = torch.tensor([tok.encode("def add(a, b):\n    return a + b\n")])
+    assert torch.isfinite(model(ids)).all()
