@@ -23,10 +23,11 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=d.steps, help="parallel unmasking steps")
     p.add_argument("--refine-rounds", type=int, default=d.refine_rounds)
     p.add_argument("--tau", type=float, default=d.tau, help="re-mask tokens under this confidence")
+    p.add_argument("--dual-cache", action="store_true", help="reuse context keys/values between steps")
 
 
 def _sampler(ns: argparse.Namespace) -> SamplerSettings:
-    return SamplerSettings(steps=ns.steps, refine_rounds=ns.refine_rounds, tau=ns.tau)
+    return SamplerSettings(steps=ns.steps, refine_rounds=ns.refine_rounds, tau=ns.tau, dual_cache=ns.dual_cache)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,14 +3,15 @@ the clean-up chain and parses in context. Knows nothing of JSON-RPC.
 
 A candidate is offered (1) whole, if one parses as it is; else (2) repaired: the tokens under its
 syntax errors are re-masked and written again by the model with everything else fixed, up to
-REPAIR_ROUNDS times, which only a model that sees both sides can do; else (3) cut back to its
+REPAIR_ROUNDS times, which only a model that sees both sides can do; else (3) from a second,
+sampled set of candidates (temperature RESAMPLE_TEMPERATURE, RESAMPLES per budget), whole; else (4) cut back to its
 longest run of whole lines that parses. Otherwise nothing is offered.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsp.gaps import Gap
 from lsp.postprocess import clean, error_ranges, longest_parsing_prefix, parses
@@ -23,6 +24,8 @@ log = logging.getLogger("fillgap.fill")
 PREFIX_CHARS = 6000
 SUFFIX_CHARS = 3000
 REPAIR_ROUNDS = 2
+RESAMPLE_TEMPERATURE = 0.8
+RESAMPLES = 2  # sampled candidates per length budget (with the dual cache, to keep the second try cheap)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Suggestion:
 class Outcome:
     suggestion: Suggestion | None
     raw: str  # the best candidate as the model wrote it, before any clean-up
-    how: str  # "whole", "repaired", "cut" or "none"
+    how: str  # "whole", "repaired", "resampled", "cut" or "none"
 
 
 async def fill_gap(
@@ -46,27 +49,57 @@ async def fill_gap(
     suffix = document[gap.end : gap.end + SUFFIX_CHARS]
     result = await worker.fill(prefix, suffix, gap.budgets, sampler)
     raw = result.candidates[0].text if result.candidates else ""
-    cleaned = [(clean(c.text, gap, suffix), c.mean_confidence) for c in result.candidates]
-    cleaned = [(text, conf) for text, conf in cleaned if text]
-    for text, conf in cleaned:
-        if parses(language_id, document, gap, text):
-            return Outcome(Suggestion(gap, text, conf), raw, "whole")
+    cleaned = [(t, c.mean_confidence) for c in result.candidates if (t := clean(c.text, gap, suffix))]
+    whole = _first_parsing(language_id, document, gap, cleaned)
+    if whole is not None:
+        return Outcome(whole, raw, "whole")
     if cleaned:
-        text, conf = cleaned[0]
-        for _ in range(REPAIR_ROUNDS):
-            ranges = error_ranges(language_id, document, gap, text)
-            if not ranges:
-                break
-            revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges)
-            text = clean(revised.candidates[0].text, gap, suffix) if revised.candidates else ""
-            if parses(language_id, document, gap, text):
-                return Outcome(Suggestion(gap, text, revised.candidates[0].mean_confidence), raw, "repaired")
-    for text, conf in cleaned:
+        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, cleaned[0][0], sampler)
+        if repaired is not None:
+            return Outcome(repaired, raw, "repaired")
+    resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
+    again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler)
+    more = [(t, c.mean_confidence) for c in again.candidates if (t := clean(c.text, gap, suffix))]
+    whole = _first_parsing(language_id, document, gap, more)
+    if whole is not None:
+        return Outcome(whole, raw, "resampled")
+    for text, conf in cleaned + more:
         cut = longest_parsing_prefix(language_id, document, gap, text)
         if cut:
             return Outcome(Suggestion(gap, cut, conf), raw, "cut")
-    log.info("no candidate of %d parses for a %s gap", len(result.candidates), gap.kind)
+    log.info("no candidate of %d parses for a %s gap", len(cleaned) + len(more), gap.kind)
     return Outcome(None, raw, "none")
+
+
+def _first_parsing(language_id: str, document: str, gap: Gap, texts: list[tuple[str, float]]) -> Suggestion | None:
+    for text, conf in texts:
+        if parses(language_id, document, gap, text):
+            return Suggestion(gap, text, conf)
+    return None
+
+
+async def _repair(
+    worker: WorkerClient,
+    language_id: str,
+    document: str,
+    gap: Gap,
+    prefix: str,
+    suffix: str,
+    text: str,
+    sampler: SamplerSettings,
+) -> Suggestion | None:
+    """Re-mask the tokens under the draft's syntax errors and let the model rewrite just those."""
+    for _ in range(REPAIR_ROUNDS):
+        ranges = error_ranges(language_id, document, gap, text)
+        if not ranges:
+            return None
+        revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges)
+        if not revised.candidates:
+            return None
+        text = clean(revised.candidates[0].text, gap, suffix)
+        if parses(language_id, document, gap, text):
+            return Suggestion(gap, text, revised.candidates[0].mean_confidence)
+    return None
 
 
 def apply(document: str, suggestion: Suggestion) -> str:

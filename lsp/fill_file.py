@@ -29,7 +29,7 @@ class FileFill:
 
     @property
     def parses(self) -> bool:
-        return not error_nodes(parse(language_of(self.path), self.after))
+        return not error_nodes(parse(language_of(self.path), self.after), language_of(self.path))
 
     def diff(self) -> str:
         name = str(self.path)

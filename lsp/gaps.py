@@ -11,7 +11,7 @@ import tree_sitter as ts
 
 from lsp.syntax import ByteIndex, grammar, parse
 
-BODY_BUDGETS = (16, 32, 48)  # tokens; the model pads what it does not use with null tokens
+BODY_BUDGETS = (8, 16, 32, 48)  # tokens; the model pads what it does not use with null tokens
 LINES_BUDGETS = (16, 32)
 LINE_BUDGETS = (8, 16)
 

@@ -42,7 +42,8 @@ class Report:
     cases: int
     raw_parses: float
     offered: float
-    how: dict[str, int]  # offered whole, after repair, cut back to lines that parse, or not at all
+    how: dict[str, int]  # offered whole, repaired, from resampling, cut back to lines that parse, or not
+    multiline: float  # share of offered fills that span several lines
     exact: float
     mean_ms: float
     p95_ms: float
@@ -79,7 +80,7 @@ async def measure(paths: list[Path], worker: WorkerClient, sampler: SamplerSetti
     cases = [c for p in paths for c in body_cases(p)]
     random.Random(seed).shuffle(cases)
     cases = cases[:limit]
-    raw_ok = exact = 0
+    raw_ok = exact = multiline = 0
     how: Counter[str] = Counter()
     times = []
     for case in cases:
@@ -88,14 +89,17 @@ async def measure(paths: list[Path], worker: WorkerClient, sampler: SamplerSetti
         times.append((time.perf_counter() - t0) * 1000)
         raw_ok += parses("python", case.document, case.gap, outcome.raw)
         how[outcome.how] += 1
-        exact += outcome.suggestion is not None and _norm(outcome.suggestion.text) == _norm(case.truth)
+        if outcome.suggestion is not None:
+            exact += _norm(outcome.suggestion.text) == _norm(case.truth)
+            multiline += "\n" in outcome.suggestion.text
     n = max(len(cases), 1)
     return Report(
         files=len({c.path for c in cases}),
         cases=len(cases),
         raw_parses=raw_ok / n,
         offered=(n - how["none"]) / n if cases else 0.0,
-        how={k: how[k] for k in ("whole", "repaired", "cut", "none")},
+        how={k: how[k] for k in ("whole", "repaired", "resampled", "cut", "none")},
+        multiline=multiline / max(1, n - how["none"]),
         exact=exact / n,
         mean_ms=statistics.fmean(times) if times else 0.0,
         p95_ms=sorted(times)[int(0.95 * (len(times) - 1))] if times else 0.0,

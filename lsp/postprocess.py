@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import tree_sitter as ts
+
 from lsp.gaps import Gap
-from lsp.syntax import ByteIndex, error_nodes, insertion_parses, parse
+from lsp.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse
 
 Filter = Callable[[str, Gap, str], str]
 
@@ -55,8 +57,37 @@ def clean(text: str, gap: Gap, suffix: str) -> str:
 
 
 def parses(language_id: str, document: str, gap: Gap, text: str) -> bool:
+    """The insertion parses in context and, for a body, holds at least one real statement."""
     after = document[: gap.start] + text + document[gap.end :]
-    return bool(text.strip()) and insertion_parses(language_id, document, after, gap.start, gap.start + len(text))
+    if not text.strip() or not insertion_parses(language_id, document, after, gap.start, gap.start + len(text)):
+        return False
+    return gap.kind != "body" or adds_code(language_id, after, gap.start, gap.start + len(text))
+
+
+def adds_code(language_id: str, after: str, start: int, end: int) -> bool:
+    """Whether chars [start, end) of the document hold a statement that is not trivia (a lone
+    docstring, comment or placeholder; grammars/<lang>/trivia.scm)."""
+    index = ByteIndex(after)
+    s, e = index.to_byte(start), index.to_byte(end)
+    tree = parse(language_id, after)
+    trivia = {n.id for n in ts.QueryCursor(grammar(language_id).trivia).captures(tree.root_node).get("trivia", [])}
+    inside, stack = [], [tree.root_node]
+    while stack:  # the outermost named nodes lying wholly within the insertion
+        node = stack.pop()
+        if node.start_byte >= s and node.end_byte <= e and node.is_named:
+            inside.append(node)
+        elif node.start_byte < e and node.end_byte > s:
+            stack.extend(node.children)
+    return not inside or not all(_is_trivia(n, trivia) for n in inside)
+
+
+def _is_trivia(node: ts.Node, trivia: set[int]) -> bool:
+    """A trivia node, or a wrapper of one (a block holding just that statement, same span)."""
+    while node.id not in trivia:
+        if node.named_child_count != 1 or node.named_children[0].byte_range != node.byte_range:
+            return False
+        node = node.named_children[0]
+    return True
 
 
 def error_ranges(language_id: str, document: str, gap: Gap, text: str) -> list[tuple[int, int]]:
@@ -65,7 +96,7 @@ def error_ranges(language_id: str, document: str, gap: Gap, text: str) -> list[t
     after = document[: gap.start] + text + document[gap.end :]
     index = ByteIndex(after)
     ranges = []
-    for node in error_nodes(parse(language_id, after)):
+    for node in error_nodes(parse(language_id, after), language_id):
         start = index.to_char(node.start_byte) - gap.start - 1
         end = index.to_char(node.end_byte) - gap.start + 1
         if end > 0 and start < len(text):

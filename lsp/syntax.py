@@ -6,6 +6,7 @@ use, so the server starts without paying for them.
 
 from __future__ import annotations
 
+import ast
 import importlib
 from dataclasses import dataclass
 from functools import cache
@@ -31,6 +32,8 @@ class Grammar:
     language: ts.Language
     gaps: ts.Query
     bodies: ts.Query
+    trivia: ts.Query
+    invalid: ts.Query
 
 
 @cache
@@ -39,18 +42,20 @@ def grammar(language_id: str) -> Grammar:
         raise UnsupportedLanguage(language_id)
     module, folder = LANGUAGES[language_id]
     lang = ts.Language(importlib.import_module(module).language())
-    return Grammar(
-        folder, lang, ts.Query(lang, query_source(folder, "gaps")), ts.Query(lang, query_source(folder, "bodies"))
-    )
+    queries = (ts.Query(lang, query_source(folder, name)) for name in ("gaps", "bodies", "trivia", "invalid"))
+    return Grammar(folder, lang, *queries)
 
 
 def parse(language_id: str, text: str) -> ts.Tree:
     return ts.Parser(grammar(language_id).language).parse(text.encode("utf-8"))
 
 
-def error_nodes(tree: ts.Tree) -> list[ts.Node]:
-    """ERROR and MISSING nodes, outermost only."""
-    found: list[ts.Node] = []
+def error_nodes(tree: ts.Tree, language_id: str) -> list[ts.Node]:
+    """ERROR and MISSING nodes, outermost only, and the nodes the language's invalid.scm names
+    (what tree-sitter's lenient grammar accepts but the language does not)."""
+    found: list[ts.Node] = list(
+        ts.QueryCursor(grammar(language_id).invalid).captures(tree.root_node).get("invalid", [])
+    )
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
@@ -61,6 +66,22 @@ def error_nodes(tree: ts.Tree) -> list[ts.Node]:
     return found
 
 
+def _python_compiles(text: str) -> bool:
+    """CPython's own parser (parsing only: ast.parse never runs the code)."""
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+# A language's own parser, where this process has one: tree-sitter's grammars are lenient (it
+# accepts `"""doc"""name` and empty blocks), so where the document passed the strict parser
+# before the insertion, it must pass after. Skipped for documents over STRICT_LIMIT characters.
+STRICT_PARSERS = {"python": _python_compiles}
+STRICT_LIMIT = 300_000
+
+
 def insertion_parses(language_id: str, before: str, after: str, start: int, end: int) -> bool:
     """Whether `after` (= `before` with text inserted at chars [start, end)) parses in context.
 
@@ -68,10 +89,13 @@ def insertion_parses(language_id: str, before: str, after: str, start: int, end:
     passes when it adds no error node and no error node sits inside it or across its edges (an
     error node that encloses the whole insertion and more was there before).
     """
-    errors = error_nodes(parse(language_id, after))
+    errors = error_nodes(parse(language_id, after), language_id)
+    strict = STRICT_PARSERS.get(language_id)
+    if not errors and strict is not None and len(after) <= STRICT_LIMIT and not strict(after):
+        return not strict(before)
     if not errors:
         return True
-    if len(errors) > len(error_nodes(parse(language_id, before))):
+    if len(errors) > len(error_nodes(parse(language_id, before), language_id)):
         return False
     index = ByteIndex(after)
     s, e = index.to_byte(start), index.to_byte(end)

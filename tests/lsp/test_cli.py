@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -39,7 +40,8 @@ def test_fill_prints_a_diff_that_fills_the_sample_and_parses(tmp_path: Path) -> 
     assert proc.stdout.startswith("--- a/")
     after = _apply_diff(before, proc.stdout, tmp_path)
     assert sample.read_text() == before  # the file itself is never written
-    assert not error_nodes(parse("python", after))
+    assert not error_nodes(parse("python", after), "python")
+    ast.parse(after)  # CPython's own parser agrees
     assert len(placeholder_gaps("python", after)) < len(placeholder_gaps("python", before))
     assert "placeholder bodies filled" in proc.stderr
 

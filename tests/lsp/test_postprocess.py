@@ -36,3 +36,23 @@ def test_error_ranges_point_into_the_insertion() -> None:
     assert ranges and all(0 <= a < b <= len(text) for a, b in ranges)
     assert any(a <= text.index("+") < b for a, b in ranges)
     assert error_ranges("python", DOC, BODY, "return w * h") == []
+
+
+def test_a_body_of_only_docstrings_and_comments_adds_no_code() -> None:
+    from lsp.postprocess import parses
+
+    assert not parses("python", DOC, BODY, '"""Return the area."""')
+    assert not parses("python", DOC, BODY, "# TODO\n    pass")
+    assert parses("python", DOC, BODY, '"""More words."""\n    return w * h')
+    tail = "class K:\n    def f(self):\n        pass\n"
+    last = Gap("body", tail.index("pass"), tail.index("pass") + 4, "        ", BODY_BUDGETS)
+    assert not parses("python", tail, last, '"""Only a docstring."""')
+
+
+def test_python_fills_must_also_pass_cpythons_parser() -> None:
+    from lsp.postprocess import parses
+
+    # tree-sitter alone accepts both of these
+    assert not parses("python", DOC, BODY, '"""doc"""Send')
+    assert not parses("python", DOC, BODY, "def inner():")
+    assert parses("python", DOC, BODY, "return w * h")

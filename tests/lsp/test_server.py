@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from pygls.exceptions import JsonRpcException
 
@@ -24,8 +26,11 @@ async def test_body_gap_is_filled_by_the_model_and_parses() -> None:
         assert (item.range.end.line, item.range.end.character) == (2, 8)  # replaces `pass`
         assert isinstance(item.insert_text, str) and item.insert_text.strip()
         assert item.insert_text.strip() != "pass"
+        # A body may take several lines; each continuation line stays inside the body.
+        assert all(line.startswith("    ") or not line.strip() for line in item.insert_text.split("\n")[1:])
         filled = apply_item(AREA, item)
-        assert not error_nodes(parse("python", filled)), filled
+        assert not error_nodes(parse("python", filled), "python"), filled
+        ast.parse(filled)  # CPython's own parser agrees
 
 
 async def test_bad_input_gets_an_error_or_nothing_and_the_server_keeps_serving() -> None:
@@ -37,7 +42,9 @@ async def test_bad_input_gets_an_error_or_nothing_and_the_server_keeps_serving()
         open_doc(client, "file:///tmp/broken.py", broken)
         for item in await inline(client, "file:///tmp/broken.py", 1, 4):
             after = apply_item(broken, item)
-            assert len(error_nodes(parse("python", after))) <= len(error_nodes(parse("python", broken)))
+            assert len(error_nodes(parse("python", after), "python")) <= len(
+                error_nodes(parse("python", broken), "python")
+            )
 
         open_doc(client, "file:///tmp/area.py", AREA)
         with pytest.raises(JsonRpcException, match="outside the document"):
@@ -48,4 +55,5 @@ async def test_bad_input_gets_an_error_or_nothing_and_the_server_keeps_serving()
             await inline(client, "file:///tmp/never-opened.py", 0, 0)
 
         items = await inline(client, "file:///tmp/area.py", 2, 4)  # still answering
-        assert items and not error_nodes(parse("python", apply_item(AREA, items[0])))
+        assert items
+        ast.parse(apply_item(AREA, items[0]))
