@@ -80,9 +80,12 @@ def check_position(doc: TextDocument, pos: types.Position, encoding: str | None)
 
 async def suggest(ls: FillgapServer, doc: TextDocument, offset: int) -> Suggestion | None:
     language = doc.language_id or ""
-    if language not in LANGUAGES or ls.worker is None:
+    if language not in LANGUAGES:
         ls.window_log_message(types.LogMessageParams(types.MessageType.Log, f"fillgap: no grammar for {language!r}"))
         return None
+    if ls.worker is None:  # a client that skipped `initialize`
+        ls.configure(Settings())
+    assert ls.worker is not None
     text = doc.source
     gap = find_gap(language, text, offset)
     try:

@@ -193,13 +193,10 @@ def _load_train_state(out: Path, model: DiffusionLM, opt: torch.optim.Optimizer)
     state_file = out / "train_state.json"
     if not state_file.is_file():
         return 0, 0.0
-    model.load_state_dict(
-        {k: v for k, v in load_state(out).items()}
-        | (
-            {"lm_head.weight": load_state(out)["model.embed_tokens.weight"]} if model.config.tie_word_embeddings else {}
-        ),
-        strict=True,
-    )
+    state = load_state(out)
+    if model.config.tie_word_embeddings:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    model.load_state_dict(state, strict=True)
     flat = load_file(str(out / "optimizer.safetensors"))
     sd = opt.state_dict()
     for key, val in flat.items():

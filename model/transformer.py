@@ -229,12 +229,3 @@ class DiffusionLM(nn.Module):
 
     def new_cache(self) -> list[LayerCache]:
         return [LayerCache() for _ in self.model.layers]
-
-
-def flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
-    """Forward FLOPs per token: 2 x matmul parameters, plus attention scores over seq_len keys."""
-    hd = cfg.head_dim
-    attn = cfg.hidden_size * hd * (cfg.num_attention_heads * 2 + cfg.num_key_value_heads * 2)
-    mlp = 3 * cfg.hidden_size * cfg.intermediate_size
-    per_layer = 2 * (attn + mlp) + 4 * seq_len * cfg.hidden_size
-    return cfg.num_hidden_layers * per_layer + 2 * cfg.hidden_size * cfg.vocab_size
