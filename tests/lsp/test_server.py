@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ast
+import asyncio
+import os
+import signal
+from pathlib import Path
 
 import pytest
 from pygls.exceptions import JsonRpcException
@@ -57,3 +61,26 @@ async def test_bad_input_gets_an_error_or_nothing_and_the_server_keeps_serving()
         items = await inline(client, "file:///tmp/area.py", 2, 4)  # still answering
         assert items
         ast.parse(apply_item(AREA, items[0]))
+
+
+def _worker_pids(server_pid: int) -> list[int]:
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+async def test_a_killed_worker_is_restarted_by_the_next_request() -> None:
+    async with running_server() as client:
+        open_doc(client, "file:///tmp/area.py", AREA)
+        assert await inline(client, "file:///tmp/area.py", 2, 4)
+        server_pid = client._server.pid  # type: ignore[union-attr]
+        (worker_pid,) = _worker_pids(server_pid)
+        os.kill(worker_pid, signal.SIGKILL)
+        for _ in range(100):  # reaped by the server's event loop, which has seen the pipe close
+            if not Path(f"/proc/{worker_pid}").exists():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        items = await inline(client, "file:///tmp/area.py", 2, 4)
+        assert items and items[0].insert_text
+        (new_pid,) = _worker_pids(server_pid)
+        assert new_pid != worker_pid
