@@ -18,6 +18,7 @@ from model.checkpoint import load_checkpoint
 from model.protocol import Candidate, FillRequest, FillResult
 from model.sampler import Sample, infill, revise
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 SUFFIX_SHARE = 0.25  # of the context left after the gap, when the prefix alone would overflow it
 
 
@@ -50,16 +51,18 @@ def fit_window(prefix: list[int], suffix: list[int], budget: int, limit: int, eo
 
 
 class FillEngine:
-    def __init__(self, folder: Path, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, folder: Path, device: str = "cpu", threads: int | None = None, dtype: str = "auto") -> None:
         if threads:
             torch.set_num_threads(threads)
         self.folder = Path(folder)
         self.device = device
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        self.model, self.tok, self.config = load_checkpoint(self.folder, dtype)
+        torch_dtype = (
+            DTYPES[dtype] if dtype != "auto" else torch.bfloat16 if device.startswith("cuda") else torch.float32
+        )
+        self.model, self.tok, self.config = load_checkpoint(self.folder, torch_dtype)
         self.model.to(device)
         self.limit = context_tokens(self.config)
-        self.backend = backend_name(device, dtype)
+        self.backend = backend_name(device, torch_dtype)
 
     def fill(self, req: FillRequest) -> FillResult:
         start = time.perf_counter()

@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=str(DEFAULT_CHECKPOINT), help="checkpoint folder (HF layout)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default="auto",
+        help="weights and activations (auto: bfloat16 on CUDA, float32 elsewhere)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fillgap-worker %(levelname)s %(message)s")
     out = sys.stdout.buffer
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         from model.checkpoint import resolve
         from model.engine import FillEngine
 
-        engine = FillEngine(resolve(args.model), device=args.device, threads=args.threads or None)
+        engine = FillEngine(resolve(args.model), device=args.device, threads=args.threads or None, dtype=args.dtype)
     except Exception as exc:
         _send(out, ErrorReply(id=None, message=f"cannot load model {args.model}: {exc}"))
         return 2
