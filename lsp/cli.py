@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     measure.add_argument("files", nargs="+", type=Path)
     measure.add_argument("--limit", type=int, default=100, help="bodies to measure (a seeded sample)")
     measure.add_argument("--seed", type=int, default=0)
+    measure.add_argument("--budgets", default=None, help="gap length budgets in tokens, e.g. 48 or 8,16,32,48")
     _sampler_args(measure)
     sub.add_parser("worker", help="hold a model and answer fill requests on stdio (see fillgap worker -h)")
     sub.add_parser("train", help="train a checkpoint (see fillgap train -h)")
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "measure":
         from lsp import measure as measure_cmd
 
-        return measure_cmd.main(ns.files, worker, _sampler(ns), ns.limit, ns.seed)
+        budgets = tuple(int(b) for b in ns.budgets.split(",")) if ns.budgets else measure_cmd.BODY_BUDGETS
+        return measure_cmd.main(ns.files, worker, _sampler(ns), ns.limit, ns.seed, budgets)
     from lsp import fill_file
 
     return fill_file.main(ns.files, worker, _sampler(ns))

@@ -49,7 +49,7 @@ class Report:
     p95_ms: float
 
 
-def body_cases(path: Path) -> list[BodyCase]:
+def body_cases(path: Path, budgets: tuple[int, ...] = BODY_BUDGETS) -> list[BodyCase]:
     language = EXTENSIONS.get(path.suffix)
     if language is None:
         return []
@@ -67,7 +67,7 @@ def body_cases(path: Path) -> list[BodyCase]:
         if indent.strip():
             continue
         document = text[:start] + "pass" + text[end:]
-        gap = Gap("body", start, start + 4, indent, BODY_BUDGETS)
+        gap = Gap("body", start, start + 4, indent, budgets)
         cases.append(BodyCase(str(path), document, gap, text[start:end]))
     return cases
 
@@ -76,8 +76,15 @@ def _norm(code: str) -> str:
     return " ".join(code.split())
 
 
-async def measure(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int) -> Report:
-    cases = [c for p in paths for c in body_cases(p)]
+async def measure(
+    paths: list[Path],
+    worker: WorkerClient,
+    sampler: SamplerSettings,
+    limit: int,
+    seed: int,
+    budgets: tuple[int, ...] = BODY_BUDGETS,
+) -> Report:
+    cases = [c for p in paths for c in body_cases(p, budgets)]
     random.Random(seed).shuffle(cases)
     cases = cases[:limit]
     raw_ok = exact = multiline = 0
@@ -106,14 +113,23 @@ async def measure(paths: list[Path], worker: WorkerClient, sampler: SamplerSetti
     )
 
 
-async def run(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int) -> int:
+async def run(
+    paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int, budgets: tuple[int, ...]
+) -> int:
     try:
-        report = await measure(paths, worker, sampler, limit, seed)
+        report = await measure(paths, worker, sampler, limit, seed, budgets)
     finally:
         await worker.close()
     print(json.dumps(asdict(report), indent=2))
     return 0
 
 
-def main(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings, limit: int, seed: int) -> int:
-    return asyncio.run(run(paths, worker, sampler, limit, seed))
+def main(
+    paths: list[Path],
+    worker: WorkerClient,
+    sampler: SamplerSettings,
+    limit: int,
+    seed: int,
+    budgets: tuple[int, ...] = BODY_BUDGETS,
+) -> int:
+    return asyncio.run(run(paths, worker, sampler, limit, seed, budgets))
