@@ -7,6 +7,7 @@ never load torch in this process.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         from lsp import measure as measure_cmd
 
         budgets = tuple(int(b) for b in ns.budgets.split(",")) if ns.budgets else measure_cmd.BODY_BUDGETS
-        return measure_cmd.main(ns.files, worker, _sampler(ns), ns.limit, ns.seed, budgets)
+        return asyncio.run(measure_cmd.run(ns.files, worker, _sampler(ns), ns.limit, ns.seed, budgets))
     from lsp import fill_file
 
     return fill_file.main(ns.files, worker, _sampler(ns))

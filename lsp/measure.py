@@ -9,7 +9,6 @@ ignored), and latency. This measures syntax, not correctness: `fillgap eval` run
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import statistics
@@ -122,14 +121,3 @@ async def run(
         await worker.close()
     print(json.dumps(asdict(report), indent=2))
     return 0
-
-
-def main(
-    paths: list[Path],
-    worker: WorkerClient,
-    sampler: SamplerSettings,
-    limit: int,
-    seed: int,
-    budgets: tuple[int, ...] = BODY_BUDGETS,
-) -> int:
-    return asyncio.run(run(paths, worker, sampler, limit, seed, budgets))
