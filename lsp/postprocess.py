@@ -58,18 +58,21 @@ def clean(text: str, gap: Gap, suffix: str) -> str:
 
 def parses(language_id: str, document: str, gap: Gap, text: str) -> bool:
     """The insertion parses in context and, for a body, holds at least one real statement."""
-    after = document[: gap.start] + text + document[gap.end :]
-    if not text.strip() or not insertion_parses(language_id, document, after, gap.start, gap.start + len(text)):
+    if not text.strip():
         return False
-    return gap.kind != "body" or adds_code(language_id, after, gap.start, gap.start + len(text))
+    after = document[: gap.start] + text + document[gap.end :]
+    end = gap.start + len(text)
+    tree = parse(language_id, after)
+    if not insertion_parses(language_id, document, after, gap.start, end, tree):
+        return False
+    return gap.kind != "body" or adds_code(language_id, after, tree, gap.start, end)
 
 
-def adds_code(language_id: str, after: str, start: int, end: int) -> bool:
-    """Whether chars [start, end) of the document hold a statement that is not trivia (a lone
-    docstring, comment or placeholder; grammars/<lang>/trivia.scm)."""
+def adds_code(language_id: str, after: str, tree: ts.Tree, start: int, end: int) -> bool:
+    """Whether chars [start, end) of the document (parsed as `tree`) hold a statement that is not
+    trivia (a lone docstring, comment or placeholder; grammars/<lang>/trivia.scm)."""
     index = ByteIndex(after)
     s, e = index.to_byte(start), index.to_byte(end)
-    tree = parse(language_id, after)
     trivia = {n.id for n in ts.QueryCursor(grammar(language_id).trivia).captures(tree.root_node).get("trivia", [])}
     inside, stack = [], [tree.root_node]
     while stack:  # the outermost named nodes lying wholly within the insertion

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import tree_sitter as ts
 
@@ -66,6 +66,7 @@ def error_nodes(tree: ts.Tree, language_id: str) -> list[ts.Node]:
     return found
 
 
+@lru_cache(maxsize=4)  # the unchanged document is checked once per gap, not once per candidate
 def _python_compiles(text: str) -> bool:
     """CPython's own parser (parsing only: ast.parse never runs the code)."""
     try:
@@ -82,14 +83,17 @@ STRICT_PARSERS = {"python": _python_compiles}
 STRICT_LIMIT = 300_000
 
 
-def insertion_parses(language_id: str, before: str, after: str, start: int, end: int) -> bool:
+def insertion_parses(
+    language_id: str, before: str, after: str, start: int, end: int, tree: ts.Tree | None = None
+) -> bool:
     """Whether `after` (= `before` with text inserted at chars [start, end)) parses in context.
 
     A clean result always passes. In a document that was already broken elsewhere, the insertion
     passes when it adds no error node and no error node sits inside it or across its edges (an
-    error node that encloses the whole insertion and more was there before).
+    error node that encloses the whole insertion and more was there before). `tree` is `after`
+    already parsed, when the caller has it.
     """
-    errors = error_nodes(parse(language_id, after), language_id)
+    errors = error_nodes(tree or parse(language_id, after), language_id)
     strict = STRICT_PARSERS.get(language_id)
     if not errors and strict is not None and len(after) <= STRICT_LIMIT and not strict(after):
         return not strict(before)
