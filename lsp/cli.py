@@ -1,4 +1,4 @@
-"""The `fillgap` command: serve, fill, measure, worker, train, bench.
+"""The `fillgap` command: serve, fill, measure, eval, worker, train, bench.
 
 `worker`, `train` and `bench` run model code and are imported only when asked for, so `serve` and `fill`
 never load torch in this process.
@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in MODEL_COMMANDS:
         return importlib.import_module(MODEL_COMMANDS[argv[0]]).main(argv[1:]) or 0
+    if argv and argv[0] == "eval":
+        from lsp.eval_command import main as eval_main
+
+        return eval_main(argv[1:])
     p = argparse.ArgumentParser(prog="fillgap", description="Fill gaps in code with a diffusion language model.")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the language server on stdio")
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     measure.add_argument("--seed", type=int, default=0)
     measure.add_argument("--budgets", default=None, help="gap length budgets in tokens, e.g. 48 or 8,16,32,48")
     _sampler_args(measure)
+    sub.add_parser("eval", help="HumanEval infilling: fill through the server, run the tests (see fillgap eval -h)")
     sub.add_parser("worker", help="hold a model and answer fill requests on stdio (see fillgap worker -h)")
     sub.add_parser("train", help="train a checkpoint (see fillgap train -h)")
     sub.add_parser("bench", help="diffusion vs autoregressive decode throughput (see fillgap bench -h)")

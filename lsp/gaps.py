@@ -17,6 +17,24 @@ LINE_BUDGETS = (8, 16)
 
 
 @dataclass(frozen=True)
+class Budgets:
+    """Candidate gap lengths, in tokens, tried in one batch for each kind of gap."""
+
+    body: tuple[int, ...] = BODY_BUDGETS
+    lines: tuple[int, ...] = LINES_BUDGETS
+    line: tuple[int, ...] = LINE_BUDGETS
+
+    def __post_init__(self) -> None:
+        for kind in ("body", "lines", "line"):
+            values = getattr(self, kind)
+            if not values or any(not 1 <= b <= 1024 for b in values):
+                raise ValueError(f"budgets.{kind} must be 1 to 1024 tokens each, got {list(values)}")
+
+
+DEFAULT_BUDGETS = Budgets()
+
+
+@dataclass(frozen=True)
 class Gap:
     kind: str  # "body": a placeholder body; "lines": a blank line; "line": the rest of a line
     start: int
@@ -53,7 +71,7 @@ def _line_end(text: str, offset: int) -> int:
     return len(text) if end < 0 else end
 
 
-def placeholder_gaps(language_id: str, text: str) -> list[Gap]:
+def placeholder_gaps(language_id: str, text: str, budgets: Budgets = DEFAULT_BUDGETS) -> list[Gap]:
     """Every placeholder body in the document, in order."""
     tree = parse(language_id, text)
     index = ByteIndex(text)
@@ -66,19 +84,19 @@ def placeholder_gaps(language_id: str, text: str) -> list[Gap]:
         indent = text[_line_start(text, start) : start]
         if indent.strip():
             continue  # `def f(): pass` on one line: no body line to write into
-        gaps.append(Gap("body", start, end, indent, BODY_BUDGETS))
+        gaps.append(Gap("body", start, end, indent, budgets.body))
     return gaps
 
 
-def find_gap(language_id: str, text: str, offset: int) -> Gap:
+def find_gap(language_id: str, text: str, offset: int, budgets: Budgets = DEFAULT_BUDGETS) -> Gap:
     """The gap at the cursor: the placeholder body on its line, else its blank line, else the rest of its line."""
     line_start, line_end = _line_start(text, offset), _line_end(text, offset)
-    for gap in placeholder_gaps(language_id, text):
+    for gap in placeholder_gaps(language_id, text, budgets):
         if _line_start(text, gap.start) == line_start:
             return gap
     line = text[line_start:line_end]
     if not line.strip():
         indent = line[: offset - line_start]
-        return Gap("lines", offset, line_end, indent, LINES_BUDGETS)
+        return Gap("lines", offset, line_end, indent, budgets.lines)
     indent = line[: len(line) - len(line.lstrip())]
-    return Gap("line", offset, offset, indent, LINE_BUDGETS)
+    return Gap("line", offset, offset, indent, budgets.line)

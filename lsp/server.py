@@ -87,7 +87,7 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int) -> Suggesti
         ls.configure(Settings())
     assert ls.worker is not None
     text = doc.source
-    gap = find_gap(language, text, offset)
+    gap = find_gap(language, text, offset, ls.settings.budgets)
     try:
         return (await fill_gap(ls.worker, language, text, gap, ls.settings.sampler)).suggestion
     except WorkerUnavailable as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 import cattrs
 
+from lsp.gaps import Budgets
 from model.protocol import SamplerSettings
 
 
@@ -16,6 +17,7 @@ class Settings:
     device: str = "cpu"
     threads: int = 0  # worker torch threads; 0: torch's default
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)

@@ -67,20 +67,42 @@ def error_nodes(tree: ts.Tree, language_id: str) -> list[ts.Node]:
 
 
 @lru_cache(maxsize=4)  # the unchanged document is checked once per gap, not once per candidate
-def _python_compiles(text: str) -> bool:
-    """CPython's own parser (parsing only: ast.parse never runs the code)."""
+def _python_error_line(text: str) -> int | None:
+    """The line (1-based) of CPython's first syntax error, None when it parses; ast.parse never runs code."""
     try:
         ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+    except SyntaxError as exc:
+        return exc.lineno or 1
+    except (ValueError, RecursionError, MemoryError):
+        return 1
+    return None
 
 
 # A language's own parser, where this process has one: tree-sitter's grammars are lenient (it
-# accepts `"""doc"""name` and empty blocks), so where the document passed the strict parser
-# before the insertion, it must pass after. Skipped for documents over STRICT_LIMIT characters.
-STRICT_PARSERS = {"python": _python_compiles}
+# accepts `"""doc"""name`, empty blocks and some bad dedents), so the strict parser has the last
+# word: a document it accepted must still pass, and in one it rejected (say, a block whose only
+# line is the gap) the insertion may not move the first error into or before itself.
+# Skipped for documents over STRICT_LIMIT characters.
+STRICT_PARSERS = {"python": _python_error_line}
 STRICT_LIMIT = 300_000
+
+
+def _strict_allows(language_id: str, before: str, after: str, start: int, end: int) -> bool:
+    strict = STRICT_PARSERS.get(language_id)
+    if strict is None or len(after) > STRICT_LIMIT:
+        return True
+    error_after = strict(after)
+    if error_after is None:
+        return True
+    error_before = strict(before)
+    if error_before is None:
+        return False
+    old_end = end + len(before) - len(after)  # where the replaced text ended in `before`
+    first_line, last_line = after.count("\n", 0, start) + 1, after.count("\n", 0, end) + 1
+    if error_after < first_line:
+        return error_after == error_before  # an error above the gap, there before
+    added = after.count("\n", start, end) - before.count("\n", start, old_end)
+    return error_after > last_line and error_after - added == error_before
 
 
 def insertion_parses(
@@ -94,9 +116,8 @@ def insertion_parses(
     already parsed, when the caller has it.
     """
     errors = error_nodes(tree or parse(language_id, after), language_id)
-    strict = STRICT_PARSERS.get(language_id)
-    if not errors and strict is not None and len(after) <= STRICT_LIMIT and not strict(after):
-        return not strict(before)
+    if not _strict_allows(language_id, before, after, start, end):
+        return False
     if not errors:
         return True
     if len(errors) > len(error_nodes(parse(language_id, before), language_id)):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from lsp.gaps import BODY_BUDGETS, LINE_BUDGETS, Gap
-from lsp.postprocess import clean, error_ranges, longest_parsing_prefix
+from lsp.postprocess import clean, error_ranges, longest_parsing_prefix, parses
 
 DOC = 'def area(w, h):\n    """Area."""\n    pass\n\n\ndef other():\n    return 1\n'
 BODY = Gap("body", DOC.index("pass"), DOC.index("pass") + 4, "    ", BODY_BUDGETS)
@@ -56,3 +56,15 @@ def test_python_fills_must_also_pass_cpythons_parser() -> None:
     assert not parses("python", DOC, BODY, '"""doc"""Send')
     assert not parses("python", DOC, BODY, "def inner():")
     assert parses("python", DOC, BODY, "return w * h")
+
+
+def test_in_a_document_cpython_rejects_the_insertion_may_not_cause_the_error() -> None:
+    # The gap is the only line of an `if` block, so the document does not compile before the fill.
+    doc = "def f(x):\n    if x:\n        \n    return 0\n"
+    at = doc.index("        \n") + 8
+    gap = Gap("lines", at, at, "        ", LINE_BUDGETS)
+    assert parses("python", doc, gap, "x += 1")
+    assert not parses("python", doc, gap, "x += 1\n  y = 2")  # a dedent CPython rejects, tree-sitter may not
+    broken_above = "def g(:\n    pass\n\n" + doc
+    shifted = Gap("lines", at + 19, at + 19, "        ", LINE_BUDGETS)
+    assert parses("python", broken_above, shifted, "x += 1")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pygls.exceptions import JsonRpcException
 
+from lsp.client import apply_item, inline, open_doc, running_server
 from lsp.syntax import error_nodes, parse
-from tests.lsp.client import apply_item, inline, open_doc, running_server
 
 pytestmark = [pytest.mark.slow]
 

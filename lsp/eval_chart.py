@@ -1,0 +1,42 @@
+"""The `fillgap eval` chart: pass@1 by task kind for each configuration, and the published anchors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def draw(report: dict[str, Any], path: Path) -> None:
+    results: dict[str, dict[str, dict[str, float]]] = report["results"]
+    models = {n: k for n, k in results.items() if not report["configs"][n]["oracle"]}
+    kinds = list(report["task_counts"])
+    fig, (bars, anchors) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.8 / max(1, len(models))
+    for i, (name, per_kind) in enumerate(models.items()):
+        xs = [k + i * width for k in range(len(kinds))]
+        ys = [100 * per_kind[kind].get("pass@1", 0.0) for kind in kinds]
+        ms = [per_kind[kind].get("mean_ms", 0.0) for kind in kinds]
+        label = f"{name} ({sum(ms) / max(1, len(ms)):.0f} ms/fill)"
+        bars.bar(xs, ys, width, label=label)
+    bars.set_xticks([k + 0.4 - width / 2 for k in range(len(kinds))], kinds)
+    bars.set_ylabel("pass@1 (%)")
+    bars.set_title(f"fillgap on HumanEval infilling ({report['model']}, {report['path']})")
+    bars.legend(fontsize=8)
+    names = [f"fillgap {n}" for n in models if "single" in models[n]] + list(report["anchors"])
+    values = [100 * models[n]["single"]["pass@1"] for n in models if "single" in models[n]]
+    values += list(report["anchors"].values())
+    colors = ["tab:blue"] * (len(names) - len(report["anchors"])) + ["tab:gray"] * len(report["anchors"])
+    anchors.barh(names, values, color=colors)
+    anchors.invert_yaxis()
+    anchors.set_xlabel("single-line pass@1 (%)")
+    anchors.set_title("ours vs published (fixed budget)", fontsize=10)
+    anchors.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
