@@ -25,6 +25,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_state, save_checkpoint
 from model.corpus import SourceFile, collect, split, stdlib_dir
+from model.decontaminate import check as humaneval_leaks
 from model.tokenizer import CodeTokenizer, SpecialIds, train_tokenizer
 from model.transformer import DiffusionLM, ModelConfig
 
@@ -207,6 +209,38 @@ def _load_train_state(out: Path, model: DiffusionLM, opt: torch.optim.Optimizer)
     return int(info["step"]), float(info["elapsed_s"])
 
 
+def progress_bar(total: int, initial: int) -> Any:
+    """A tqdm bar on stderr when tqdm is installed (it is optional: a GPU box may have only torch)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+
+def plot_losses(log_path: Path, png: Path) -> None:
+    """Training and held-out loss against step, when matplotlib is installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=0.6, alpha=0.6, label="training batch")
+    held = [r for r in rows if "held_out" in r]
+    ax.plot([r["step"] for r in held], [r["held_out"]["loss"] for r in held], "o-", label="held-out")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (AR phase: next-token; then 1/t-weighted masked)")
+    ax.set_ylim(0, min(10.0, max(r["loss"] for r in rows)))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
 def build_tokenizer(files: list[SourceFile], vocab_size: int, out: Path) -> CodeTokenizer:
     path = out / "tokenizer.json"
     if path.is_file():
@@ -251,6 +285,8 @@ def train(args: argparse.Namespace) -> None:
         "tokens_train": int(len(train_stream.ids)),
         "tokens_held_out": int(len(held_stream.ids)),
         "bytes_train": sum(len(f.text.encode()) for f in train_files),
+        "license": "PSF-2.0 (CPython standard library)" if Path(args.data) == stdlib_dir() else "see --data",
+        "humaneval_leak_check": humaneval_leaks(train_files),
     }
     print(json.dumps({"corpus": corpus, "tokenize_s": round(time.time() - t0, 1)}), flush=True)
     model = DiffusionLM(mcfg)
@@ -267,6 +303,7 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed + step)
     log = (out / "train_log.jsonl").open("a")
     start, last_save, tokens = time.time(), time.time(), 0
+    bar = progress_bar(cfg.steps, step)
     model.train()
     while step < cfg.steps:
         for g in opt.param_groups:
@@ -284,6 +321,9 @@ def train(args: argparse.Namespace) -> None:
         step += 1
         tokens += noisy.numel()
         now = time.time()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", tok_s=f"{tokens / (now - start):.0f}", refresh=False)
         if step % args.log_every == 0 or step == cfg.steps:
             rec = {
                 "step": step,
@@ -314,6 +354,9 @@ def train(args: argparse.Namespace) -> None:
             last_save = now
         if done:
             break
+    if bar is not None:
+        bar.close()
+    plot_losses(out / "train_log.jsonl", out / "loss.png")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
