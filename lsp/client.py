@@ -103,3 +103,18 @@ def apply_item(text: str, item: types.InlineCompletionItem) -> str:
         raise ValueError("fillgap's inline items always carry a range")
     start, end = offset_of(text, item.range.start), offset_of(text, item.range.end)
     return text[:start] + insert_text(item) + text[end:]
+
+
+def apply_workspace_edit(text: str, uri: str, edit: types.WorkspaceEdit) -> tuple[str, int | None]:
+    """The one document's text after a WorkspaceEdit, and the version the edit was made for."""
+    changes = [c for c in edit.document_changes or [] if isinstance(c, types.TextDocumentEdit)]
+    if len(changes) != 1 or changes[0].text_document.uri != uri:
+        raise ValueError("expected edits to exactly this one document")
+    spans = []
+    for e in changes[0].edits:
+        start, end = offset_of(text, e.range.start), offset_of(text, e.range.end)
+        new = e.snippet.value if isinstance(e, types.SnippetTextEdit) else e.new_text
+        spans.append((start, end, new))
+    for start, end, new in sorted(spans, reverse=True):  # last first: earlier offsets stay valid
+        text = text[:start] + new + text[end:]
+    return text, changes[0].text_document.version

@@ -8,15 +8,17 @@ The worker starts on the first request that needs it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from lsp import __version__
-from lsp.fill import Suggestion, fill_gap
-from lsp.gaps import find_gap
+from lsp.actions import ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
+from lsp.fill import Suggestion, apply, fill_gap
+from lsp.gaps import Gap, find_gap, placeholder_gaps
 from lsp.settings import Settings, from_options
 from lsp.syntax import LANGUAGES
 from lsp.worker_client import WorkerClient, WorkerUnavailable, worker_command
@@ -91,12 +93,17 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int) -> Suggesti
     try:
         return (await fill_gap(ls.worker, language, text, gap, ls.settings.sampler)).suggestion
     except WorkerUnavailable as exc:
-        if not ls.told_worker_failed:
-            ls.told_worker_failed = True
-            ls.window_show_message(
-                types.ShowMessageParams(types.MessageType.Error, f"fillgap: model worker unavailable: {exc}")
-            )
+        tell_worker_failed(ls, exc)
         return None
+
+
+def tell_worker_failed(ls: FillgapServer, exc: Exception) -> None:
+    """Say once, not on every keystroke, that the model is unavailable and why."""
+    if not ls.told_worker_failed:
+        ls.told_worker_failed = True
+        ls.window_show_message(
+            types.ShowMessageParams(types.MessageType.Error, f"fillgap: model worker unavailable: {exc}")
+        )
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -117,6 +124,166 @@ async def inline_completion(ls: FillgapServer, params: types.InlineCompletionPar
         filter_text=doc.source[gap.start : gap.end] or None,
     )
     return types.InlineCompletionList(items=[item])
+
+
+class ContentModified(JsonRpcException):
+    """LSP's ContentModified: the document changed since the request's data was computed."""
+
+    CODE = types.LSPErrorCodes.ContentModified
+
+
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[]))
+async def completion(ls: FillgapServer, params: types.CompletionParams) -> types.CompletionList:
+    """For clients without inline completion: the same fill as one multi-line item."""
+    doc = open_document(ls, params.text_document.uri)
+    check_position(doc, params.position, ls.workspace.position_encoding)
+    version = doc.version
+    suggestion = await suggest(ls, doc, doc.offset_at_position(params.position))
+    if suggestion is None or doc.version != version:
+        return types.CompletionList(is_incomplete=True, items=[])
+    gap = suggestion.gap
+    start, end = doc.client_position_at_offset(gap.start), doc.client_position_at_offset(gap.end)
+    if start.line != end.line:
+        return types.CompletionList(is_incomplete=True, items=[])
+    first = suggestion.text.strip().split("\n")[0]
+    item = types.CompletionItem(
+        label=first if len(first) <= 60 else first[:57] + "...",
+        kind=types.CompletionItemKind.Snippet,
+        detail=f"fillgap ({suggestion.text.count(chr(10)) + 1} lines, confidence {suggestion.confidence:.2f})",
+        documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```{doc.language_id}\n{suggestion.text}\n```"),
+        text_edit=types.TextEdit(range=types.Range(start, end), new_text=suggestion.text),
+        filter_text=doc.source[gap.start : gap.end] or None,
+        insert_text_format=types.InsertTextFormat.PlainText,
+    )
+    return types.CompletionList(is_incomplete=True, items=[item])
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=True),
+)
+def code_actions(ls: FillgapServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    doc = open_document(ls, params.text_document.uri)
+    language = doc.language_id or ""
+    if language not in LANGUAGES:
+        return []
+    check_position(doc, params.range.start, ls.workspace.position_encoding)
+    check_position(doc, params.range.end, ls.workspace.position_encoding)
+    start, end = doc.offset_at_position(params.range.start), doc.offset_at_position(params.range.end)
+    return list_actions(language, doc.source, doc.uri, doc.version or 0, start, end, ls.settings.budgets)
+
+
+async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit | None:
+    """Compute the action's edit on the document as it was listed; None when the model has nothing."""
+    doc = open_document(ls, data.uri)
+    if (doc.version or 0) != data.version:
+        raise ContentModified(f"{data.uri} changed since the action was listed (version {data.version})")
+    language, text = doc.language_id or "", doc.source
+    if data.end > len(text):
+        raise JsonRpcInvalidParams("code action range lies outside the document")
+    if data.action == "rewrite":
+        gaps = [rewrite_gap(text, data.start, data.end)]
+    else:
+        gaps = [
+            g
+            for g in placeholder_gaps(language, text, ls.settings.budgets)
+            if data.action == "all" or g.start == data.start
+        ]
+    filled = await fill_gaps(ls, language, text, gaps)
+    if not filled or (doc.version or 0) != data.version:
+        return None
+    changes = [
+        (types.Range(doc.client_position_at_offset(s.gap.start), doc.client_position_at_offset(s.gap.end)), s.text)
+        for s in filled
+    ]
+    return workspace_edit(doc.uri, data.version, changes)
+
+
+async def fill_gaps(ls: FillgapServer, language: str, text: str, gaps: list[Gap]) -> list[Suggestion]:
+    """Fill gaps last to first, each seeing the fills after it; offsets before each gap stay valid."""
+    if ls.worker is None:
+        ls.configure(Settings())
+    assert ls.worker is not None
+    filled: list[Suggestion] = []
+    for gap in reversed(gaps):
+        try:
+            suggestion = (await fill_gap(ls.worker, language, text, gap, ls.settings.sampler)).suggestion
+        except WorkerUnavailable as exc:
+            tell_worker_failed(ls, exc)
+            return []
+        if suggestion is not None:
+            text = apply(text, suggestion)
+            filled.append(suggestion)
+    return filled[::-1]
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def resolve_action(ls: FillgapServer, action: types.CodeAction) -> types.CodeAction:
+    try:
+        data = parse_data(action.data)
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from exc
+    edit = await edit_for(ls, data)
+    if edit is None:
+        ls.window_show_message(
+            types.ShowMessageParams(types.MessageType.Info, f"fillgap: nothing to offer for {action.title}")
+        )
+        return action
+    action.edit = edit
+    return action
+
+
+@server.command("fillgap.status")
+def status_command(ls: FillgapServer, *args: Any) -> dict[str, object]:
+    return status(ls)
+
+
+@server.command("fillgap.fillBody")
+async def fill_body_command(ls: FillgapServer, *args: Any) -> dict[str, object]:
+    """fillgap.fillBody(uri, line): fill the placeholder body on that line and apply the edit."""
+    if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], int):
+        raise JsonRpcInvalidParams("fillgap.fillBody takes (uri, line)")
+    doc = open_document(ls, args[0])
+    check_position(doc, types.Position(line=args[1], character=0), ls.workspace.position_encoding)
+    text = doc.source
+    at = doc.offset_at_position(types.Position(line=args[1], character=0))
+    line_end = text.find("\n", at)
+    line_end = len(text) if line_end < 0 else line_end
+    on_line = [g for g in placeholder_gaps(doc.language_id or "", text) if at <= g.start <= line_end]
+    if not on_line:
+        return {"applied": False, "reason": "no placeholder body on that line"}
+    return await apply_action(ls, ActionData(doc.uri, doc.version or 0, "body", on_line[0].start, on_line[0].end))
+
+
+@server.command("fillgap.fillAll")
+async def fill_all_command(ls: FillgapServer, *args: Any) -> dict[str, object]:
+    """fillgap.fillAll(uri): fill every placeholder body of the document and apply the edit."""
+    if len(args) != 1 or not isinstance(args[0], str):
+        raise JsonRpcInvalidParams("fillgap.fillAll takes (uri)")
+    doc = open_document(ls, args[0])
+    return await apply_action(ls, ActionData(doc.uri, doc.version or 0, "all", 0, len(doc.source)))
+
+
+async def apply_action(ls: FillgapServer, data: ActionData) -> dict[str, object]:
+    edit = await edit_for(ls, data)
+    if edit is None:
+        return {"applied": False, "reason": "the model offered nothing that parses"}
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="fillgap"))
+    return {"applied": result.applied, "reason": result.failure_reason}
+
+
+def status(ls: FillgapServer) -> dict[str, object]:
+    worker = ls.worker
+    ready = worker.ready if worker is not None else None
+    return {
+        "version": __version__,
+        "worker": "ready" if ready is not None else "not started",
+        "model": ready.model if ready else ls.settings.model,
+        "device": ready.device if ready else ls.settings.device,
+        "backend": getattr(ready, "backend", None),
+        "languages": sorted(LANGUAGES),
+        "documents": len(ls.workspace.text_documents),
+    }
 
 
 def main(log_level: str = "WARNING") -> None:
