@@ -7,7 +7,10 @@ The worker starts on the first request that needs it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lsprotocol import types
@@ -17,6 +20,7 @@ from pygls.workspace import TextDocument
 
 from lsp import __version__
 from lsp.actions import ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
+from lsp.cache import SuggestionCache
 from lsp.fill import Suggestion, apply, fill_gap
 from lsp.gaps import Gap, find_gap, placeholder_gaps
 from lsp.settings import Settings, from_options
@@ -32,6 +36,8 @@ class FillgapServer(LanguageServer):
         self.settings = Settings()
         self.worker: WorkerClient | None = None
         self.told_worker_failed = False
+        self.cache = SuggestionCache()
+        self.inflight: dict[str, asyncio.Task[Any]] = {}  # per document: the request a newer one supersedes
 
     def configure(self, settings: Settings) -> None:
         self.settings = settings
@@ -80,21 +86,54 @@ def check_position(doc: TextDocument, pos: types.Position, encoding: str | None)
         raise JsonRpcInvalidParams(f"position {pos.line}:{pos.character} is past the end of its line")
 
 
-async def suggest(ls: FillgapServer, doc: TextDocument, offset: int) -> Suggestion | None:
+async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: bool = False) -> Suggestion | None:
+    """The suggestion at the cursor: from the cache, or typed through, or from the model."""
     language = doc.language_id or ""
     if language not in LANGUAGES:
         ls.window_log_message(types.LogMessageParams(types.MessageType.Log, f"fillgap: no grammar for {language!r}"))
         return None
+    text = doc.source
+    rest = ls.cache.typed_through(doc.uri, text, offset)
+    if rest is not None:
+        return rest
+    gap = find_gap(language, text, offset, ls.settings.budgets)
+    found, cached = ls.cache.get(doc.uri, text, gap)
+    if found:
+        return cached
+    with superseding(ls, doc.uri):
+        if automatic:  # typed, not asked for: wait for a pause; a newer keystroke's request cancels this one
+            await asyncio.sleep(ls.settings.debounce_ms / 1000)
+        suggestion = await model_fill(ls, language, text, gap)
+    if suggestion is not None or ls.worker is not None and ls.worker.running:
+        ls.cache.put(doc.uri, text, gap, suggestion)
+    return suggestion
+
+
+async def model_fill(ls: FillgapServer, language: str, text: str, gap: Gap) -> Suggestion | None:
     if ls.worker is None:  # a client that skipped `initialize`
         ls.configure(Settings())
     assert ls.worker is not None
-    text = doc.source
-    gap = find_gap(language, text, offset, ls.settings.budgets)
     try:
         return (await fill_gap(ls.worker, language, text, gap, ls.settings.sampler)).suggestion
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)
         return None
+
+
+@contextmanager
+def superseding(ls: FillgapServer, uri: str) -> Iterator[None]:
+    """Cancel this document's request in flight, if any; this one is now the document's."""
+    task = asyncio.current_task()
+    previous = ls.inflight.get(uri)
+    if previous is not None and previous is not task and not previous.done():
+        previous.cancel()
+    if task is not None:
+        ls.inflight[uri] = task
+    try:
+        yield
+    finally:
+        if ls.inflight.get(uri) is task:
+            del ls.inflight[uri]
 
 
 def tell_worker_failed(ls: FillgapServer, exc: Exception) -> None:
@@ -110,20 +149,60 @@ def tell_worker_failed(ls: FillgapServer, exc: Exception) -> None:
 async def inline_completion(ls: FillgapServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
     doc = open_document(ls, params.text_document.uri)
     check_position(doc, params.position, ls.workspace.position_encoding)
-    version = doc.version
-    suggestion = await suggest(ls, doc, doc.offset_at_position(params.position))
-    if suggestion is None or doc.version != version:
-        return types.InlineCompletionList(items=[])  # nothing, or computed for text that changed
-    gap = suggestion.gap
-    start, end = doc.client_position_at_offset(gap.start), doc.client_position_at_offset(gap.end)
-    if start.line != end.line:
+    text, offset = doc.source, doc.offset_at_position(params.position)
+    automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
+    selected = params.context.selected_completion_info
+    if selected is not None:
+        return await _after_selected_item(ls, doc, selected, automatic)
+    suggestion = await suggest(ls, doc, offset, automatic)
+    if suggestion is None or doc.source != text:
+        return types.InlineCompletionList(items=[])  # nothing, or computed for text that changed since
+    return _inline_items(ls, doc, suggestion.gap.start, suggestion.gap.end, suggestion.text, suggestion)
+
+
+def _inline_items(
+    ls: FillgapServer, doc: TextDocument, start: int, end: int, insert: str, suggestion: Suggestion
+) -> types.InlineCompletionList:
+    first, last = doc.client_position_at_offset(start), doc.client_position_at_offset(end)
+    if first.line != last.line:
         return types.InlineCompletionList(items=[])  # LSP 3.18: an inline item's range stays on one line
+    ls.cache.shown(doc.uri, doc.source, suggestion)
     item = types.InlineCompletionItem(
-        insert_text=suggestion.text,
-        range=types.Range(start, end),
-        filter_text=doc.source[gap.start : gap.end] or None,
+        insert_text=insert,
+        range=types.Range(first, last),
+        filter_text=doc.source[start:end] or None,
+        command=types.Command("fillgap: accepted", "fillgap.accepted", arguments=[doc.uri]),
     )
     return types.InlineCompletionList(items=[item])
+
+
+async def _after_selected_item(
+    ls: FillgapServer, doc: TextDocument, selected: types.SelectedCompletionInfo, automatic: bool
+) -> types.InlineCompletionList:
+    """The popup's selected item as if accepted, and the fill after it: one item covering both."""
+    text = doc.source
+    s0, s1 = doc.offset_at_position(selected.range.start), doc.offset_at_position(selected.range.end)
+    virtual = text[:s0] + selected.text + text[s1:]
+    cursor = s0 + len(selected.text)
+    shadow = TextDocument(doc.uri, virtual, language_id=doc.language_id)
+    suggestion = await suggest(ls, shadow, cursor, automatic)
+    if suggestion is None or doc.source != text or suggestion.gap.start < cursor:
+        return types.InlineCompletionList(items=[])
+    shift = len(selected.text) - (s1 - s0)
+    insert = virtual[s0 : suggestion.gap.start] + suggestion.text
+    return _inline_items(ls, doc, s0, suggestion.gap.end - shift, insert, suggestion)
+
+
+@server.command("fillgap.accepted")
+def accepted_command(ls: FillgapServer, *args: Any) -> None:
+    """An inline item was accepted (its `command`): counted for fillgap.status, never sent anywhere."""
+    if args and isinstance(args[0], str):
+        ls.cache.accepted(args[0])
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: FillgapServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.cache.forget(params.text_document.uri)
 
 
 class ContentModified(JsonRpcException):
@@ -283,6 +362,7 @@ def status(ls: FillgapServer) -> dict[str, object]:
         "backend": getattr(ready, "backend", None),
         "languages": sorted(LANGUAGES),
         "documents": len(ls.workspace.text_documents),
+        "suggestions": dict(ls.cache.counts),
     }
 
 

@@ -18,6 +18,7 @@ class Settings:
     threads: int = 0  # worker torch threads; 0: torch's default
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
+    debounce_ms: int = 150  # automatic (as-you-type) requests wait this long for a pause
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)

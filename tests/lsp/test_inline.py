@@ -1,0 +1,96 @@
+"""Inline completion as an editor uses it: the cache, typing through a suggestion, accepts, superseding
+requests, and the popup's selected item; through `fillgap serve` with the real worker."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from lsp.client import apply_item, insert_text, open_doc, running_server
+
+pytestmark = [pytest.mark.slow]
+
+URI = "file:///tmp/total.py"
+DOC = 'def total(xs):\n    """Sum of xs."""\n    s = 0\n    \n    return s\n'
+LINE, COL = 3, 4  # the blank line inside the body
+
+
+async def _inline(client, line: int, col: int, automatic: bool = False, selected=None):
+    kind = types.InlineCompletionTriggerKind.Automatic if automatic else types.InlineCompletionTriggerKind.Invoked
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(line=line, character=col),
+            context=types.InlineCompletionContext(trigger_kind=kind, selected_completion_info=selected),
+        )
+    )
+    return list(result.items) if isinstance(result, types.InlineCompletionList) else list(result or [])
+
+
+async def _status(client) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams("fillgap.status"))
+
+
+def _change(client, version: int, text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
+async def test_asking_again_is_answered_from_the_cache_and_typing_through_reuses_it() -> None:
+    async with running_server() as client:
+        open_doc(client, URI, DOC)
+        first = await _inline(client, LINE, COL)
+        assert first, "the model offered nothing for a blank line in a body"
+        again = await _inline(client, LINE, COL)
+        assert [insert_text(i) for i in again] == [insert_text(i) for i in first]
+        assert (await _status(client))["suggestions"]["hits"] == 1
+        text = insert_text(first[0])
+        typed = min(2, len(text) - 1)
+        after_typing = DOC.replace("    \n", "    " + text[:typed] + "\n", 1)
+        _change(client, 2, after_typing)
+        rest = await _inline(client, LINE, COL + typed)
+        assert [insert_text(i) for i in rest] == [text[typed:]]
+        ast.parse(apply_item(after_typing, rest[0]))
+        assert rest[0].command is not None and rest[0].command.command == "fillgap.accepted"
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(rest[0].command.command, arguments=rest[0].command.arguments)
+        )
+        counts = (await _status(client))["suggestions"]
+        assert counts["typed_through"] == 1 and counts["accepted"] == 1
+
+
+async def test_a_newer_automatic_request_supersedes_the_one_in_flight() -> None:
+    async with running_server({"debounce_ms": 300}) as client:
+        open_doc(client, URI, DOC)
+        older = asyncio.ensure_future(_inline(client, LINE, COL, automatic=True))
+        await asyncio.sleep(0.05)
+        newer = await _inline(client, 2, 9, automatic=True)
+        try:
+            stale = await older
+        except JsonRpcException as exc:  # cancelled requests answer RequestCancelled
+            assert exc.code == types.LSPErrorCodes.RequestCancelled
+        else:
+            assert stale == []
+        assert isinstance(newer, list)
+
+
+async def test_the_popup_selected_item_is_extended_by_the_fill() -> None:
+    doc = 'def total(xs):\n    """Sum of xs."""\n    s = sum(xs)\n    ret\n'
+    async with running_server() as client:
+        open_doc(client, URI, doc)
+        selected = types.SelectedCompletionInfo(
+            range=types.Range(types.Position(line=3, character=4), types.Position(line=3, character=7)), text="return"
+        )
+        items = await _inline(client, 3, 7, selected=selected)
+        assert items, "nothing offered after the selected `return`"
+        for item in items:
+            assert insert_text(item).startswith("return") and item.range.start.character == 4
+            ast.parse(apply_item(doc, item))
