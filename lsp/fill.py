@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from lsp.gaps import Gap
 from lsp.postprocess import clean, error_ranges, longest_parsing_prefix, parses
 from lsp.worker_client import WorkerClient
-from model.protocol import SamplerSettings
+from model.protocol import Candidate, SamplerSettings
 
 log = logging.getLogger("fillgap.fill")
 
@@ -33,6 +33,32 @@ class Suggestion:
     gap: Gap
     text: str
     confidence: float
+    doubts: tuple[tuple[int, int], ...] = ()  # character spans of text the model stayed unsure of
+
+
+def doubtful_spans(text: str, candidate: Candidate, tau: float) -> tuple[tuple[int, int], ...]:
+    """Where in the cleaned-up `text` lie the candidate's tokens under confidence tau.
+
+    Clean-up only trims (trailing space, lines past a dedent, a suffix echo), so the tokens are
+    found in order; whitespace-only tokens are never doubts, and touching doubts merge.
+    """
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for token, conf in zip(candidate.tokens, candidate.confidences, strict=False):
+        word = token.strip()
+        if not word:
+            continue
+        found = text.find(word, at)
+        if found < 0:
+            break
+        at = found + len(word)
+        if conf >= tau:
+            continue
+        if spans and not text[spans[-1][1] : found].strip():
+            spans[-1] = (spans[-1][0], at)
+        else:
+            spans.append((found, at))
+    return tuple(spans)
 
 
 @dataclass(frozen=True)
@@ -49,8 +75,8 @@ async def fill_gap(
     suffix = document[gap.end : gap.end + SUFFIX_CHARS]
     result = await worker.fill(prefix, suffix, gap.budgets, sampler)
     raw = result.candidates[0].text if result.candidates else ""
-    cleaned = [(t, c.mean_confidence) for c in result.candidates if (t := clean(c.text, gap, suffix))]
-    whole = _first_parsing(language_id, document, gap, cleaned)
+    cleaned = [(t, c) for c in result.candidates if (t := clean(c.text, gap, suffix))]
+    whole = _first_parsing(language_id, document, gap, cleaned, sampler.tau)
     if whole is not None:
         return Outcome(whole, raw, "whole")
     if cleaned:
@@ -59,22 +85,26 @@ async def fill_gap(
             return Outcome(repaired, raw, "repaired")
     resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
     again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler)
-    more = [(t, c.mean_confidence) for c in again.candidates if (t := clean(c.text, gap, suffix))]
-    whole = _first_parsing(language_id, document, gap, more)
+    more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
+    whole = _first_parsing(language_id, document, gap, more, sampler.tau)
     if whole is not None:
         return Outcome(whole, raw, "resampled")
-    for text, conf in cleaned + more:
+    for text, cand in cleaned + more:
         cut = longest_parsing_prefix(language_id, document, gap, text)
         if cut:
-            return Outcome(Suggestion(gap, cut, conf), raw, "cut")
+            return Outcome(
+                Suggestion(gap, cut, cand.mean_confidence, doubtful_spans(cut, cand, sampler.tau)), raw, "cut"
+            )
     log.info("no candidate of %d parses for a %s gap", len(cleaned) + len(more), gap.kind)
     return Outcome(None, raw, "none")
 
 
-def _first_parsing(language_id: str, document: str, gap: Gap, texts: list[tuple[str, float]]) -> Suggestion | None:
-    for text, conf in texts:
+def _first_parsing(
+    language_id: str, document: str, gap: Gap, texts: list[tuple[str, Candidate]], tau: float
+) -> Suggestion | None:
+    for text, cand in texts:
         if parses(language_id, document, gap, text):
-            return Suggestion(gap, text, conf)
+            return Suggestion(gap, text, cand.mean_confidence, doubtful_spans(text, cand, tau))
     return None
 
 
@@ -96,9 +126,10 @@ async def _repair(
         revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges)
         if not revised.candidates:
             return None
-        text = clean(revised.candidates[0].text, gap, suffix)
+        best = revised.candidates[0]
+        text = clean(best.text, gap, suffix)
         if parses(language_id, document, gap, text):
-            return Suggestion(gap, text, revised.candidates[0].mean_confidence)
+            return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
     return None
 
 

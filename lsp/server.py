@@ -24,6 +24,7 @@ from lsp.cache import SuggestionCache
 from lsp.fill import Suggestion, apply, fill_gap
 from lsp.gaps import Gap, find_gap, placeholder_gaps
 from lsp.settings import Settings, from_options
+from lsp.snippets import with_tab_stops
 from lsp.syntax import LANGUAGES
 from lsp.worker_client import WorkerClient, WorkerUnavailable, worker_command
 
@@ -37,6 +38,7 @@ class FillgapServer(LanguageServer):
         self.worker: WorkerClient | None = None
         self.told_worker_failed = False
         self.cache = SuggestionCache()
+        self.snippets = False  # offer doubtful spans as tab stops (when the client takes snippets)
         self.inflight: dict[str, asyncio.Task[Any]] = {}  # per document: the request a newer one supersedes
 
     def configure(self, settings: Settings) -> None:
@@ -55,6 +57,15 @@ def on_initialize(ls: FillgapServer, params: types.InitializeParams) -> None:
         ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"fillgap: {exc}; using defaults"))
         settings = Settings()
     ls.configure(settings)
+    ls.snippets = (
+        settings.snippets == "on" or settings.snippets == "auto" and client_takes_snippets(params.capabilities)
+    )
+
+
+def client_takes_snippets(caps: types.ClientCapabilities) -> bool:
+    """LSP 3.18 has no inline-completion snippet flag; completion's snippetSupport is the client's word."""
+    item = caps.text_document and caps.text_document.completion and caps.text_document.completion.completion_item
+    return bool(item and item.snippet_support)
 
 
 @server.feature(types.SHUTDOWN)
@@ -167,8 +178,13 @@ def _inline_items(
     if first.line != last.line:
         return types.InlineCompletionList(items=[])  # LSP 3.18: an inline item's range stays on one line
     ls.cache.shown(doc.uri, doc.source, suggestion)
+    text: str | types.StringValue = insert
+    if ls.snippets and suggestion.doubts and insert.endswith(suggestion.text):
+        shift = len(insert) - len(suggestion.text)
+        doubts = tuple((a + shift, b + shift) for a, b in suggestion.doubts)
+        text = types.StringValue(with_tab_stops(insert, doubts))
     item = types.InlineCompletionItem(
-        insert_text=insert,
+        insert_text=text,
         range=types.Range(first, last),
         filter_text=doc.source[start:end] or None,
         command=types.Command("fillgap: accepted", "fillgap.accepted", arguments=[doc.uri]),

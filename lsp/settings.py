@@ -19,6 +19,13 @@ class Settings:
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
     debounce_ms: int = 150  # automatic (as-you-type) requests wait this long for a pause
+    snippets: str = "auto"  # doubtful spans as tab stops: "on", "off", or "auto" (if the client takes snippets)
+
+    def __post_init__(self) -> None:
+        if self.snippets not in ("on", "off", "auto"):
+            raise ValueError(f"snippets must be on, off or auto, not {self.snippets!r}")
+        if not 0 <= self.debounce_ms <= 10_000:
+            raise ValueError(f"debounce_ms must be 0 to 10000, not {self.debounce_ms}")
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)

@@ -11,6 +11,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp.client import apply_item, insert_text, open_doc, running_server
+from tests.lsp.test_snippets import expand
 
 pytestmark = [pytest.mark.slow]
 
@@ -94,3 +95,18 @@ async def test_the_popup_selected_item_is_extended_by_the_fill() -> None:
         for item in items:
             assert insert_text(item).startswith("return") and item.range.start.character == 4
             ast.parse(apply_item(doc, item))
+
+
+async def test_doubtful_spans_come_as_tab_stops_when_snippets_are_on() -> None:
+    sampler = {"tau": 0.99, "refine_rounds": 0}  # nearly every token is a doubt at this tau
+    async with running_server({"snippets": "on", "sampler": sampler}) as client:
+        open_doc(client, URI, DOC)
+        items = await _inline(client, LINE, COL)
+        assert items and isinstance(items[0].insert_text, types.StringValue)
+        snippet = items[0].insert_text.value
+        assert "${1:" in snippet and snippet.endswith("$0")
+    async with running_server({"snippets": "off", "sampler": sampler}) as client:
+        open_doc(client, URI, DOC)
+        plain = await _inline(client, LINE, COL)
+        assert plain and isinstance(plain[0].insert_text, str)
+        assert expand(snippet)[0] == plain[0].insert_text
