@@ -21,7 +21,9 @@ class FillgapClient(LanguageClient):
 
 
 @asynccontextmanager
-async def running_server(options: dict[str, Any] | None = None) -> AsyncIterator[FillgapClient]:
+async def running_server(
+    options: dict[str, Any] | None = None, capabilities: types.ClientCapabilities | None = None
+) -> AsyncIterator[FillgapClient]:
     """Start `fillgap serve`, initialize it with `options` as initializationOptions, shut it down after."""
     client = FillgapClient()
 
@@ -35,7 +37,9 @@ async def running_server(options: dict[str, Any] | None = None) -> AsyncIterator
 
     await client.start_io(sys.executable, "-m", "lsp.cli", "serve")
     result = await client.initialize_async(
-        types.InitializeParams(capabilities=types.ClientCapabilities(), initialization_options=options or {})
+        types.InitializeParams(
+            capabilities=capabilities or types.ClientCapabilities(), initialization_options=options or {}
+        )
     )
     if not result.capabilities.inline_completion_provider:
         raise RuntimeError("fillgap serve did not offer inline completion")

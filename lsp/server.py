@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from lsprotocol import types
@@ -40,10 +42,18 @@ class FillgapServer(LanguageServer):
         self.cache = SuggestionCache()
         self.snippets = False  # offer doubtful spans as tab stops (when the client takes snippets)
         self.inflight: dict[str, asyncio.Task[Any]] = {}  # per document: the request a newer one supersedes
+        self.starting = asyncio.Lock()  # one worker start (and one progress report) at a time
+        self.progress_ok = False  # the client takes window/workDoneProgress
 
-    def configure(self, settings: Settings) -> None:
-        self.settings = settings
-        self.worker = WorkerClient(worker_command(settings.model, settings.device, settings.threads))
+    def configure(self, settings: Settings) -> WorkerClient | None:
+        """Take new settings; returns the old worker when the new ones need another (caller closes it)."""
+        old, self.settings = self.worker, settings
+        command = worker_command(settings.model, settings.device, settings.threads)
+        if old is not None and old.command == command:
+            return None
+        self.worker = WorkerClient(command)
+        self.cache = SuggestionCache()  # suggestions of another model
+        return old
 
 
 server = FillgapServer()
@@ -60,6 +70,24 @@ def on_initialize(ls: FillgapServer, params: types.InitializeParams) -> None:
     ls.snippets = (
         settings.snippets == "on" or settings.snippets == "auto" and client_takes_snippets(params.capabilities)
     )
+    window = params.capabilities.window
+    ls.progress_ok = bool(window and window.work_done_progress)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+async def on_configuration(ls: FillgapServer, params: types.DidChangeConfigurationParams) -> None:
+    """New settings (the `fillgap` section, or the whole object); a new model or device restarts the worker."""
+    raw = params.settings
+    if isinstance(raw, dict) and isinstance(raw.get("fillgap"), dict):
+        raw = raw["fillgap"]
+    try:
+        settings = from_options(raw)
+    except ValueError as exc:
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"fillgap: {exc}; settings kept"))
+        return
+    old = ls.configure(settings)
+    if old is not None:
+        await old.close()
 
 
 def client_takes_snippets(caps: types.ClientCapabilities) -> bool:
@@ -120,12 +148,44 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: 
     return suggestion
 
 
-async def model_fill(ls: FillgapServer, language: str, text: str, gap: Gap) -> Suggestion | None:
+async def start_worker(ls: FillgapServer) -> WorkerClient:
+    """The running worker; starting it (model load: seconds) shows work-done progress in the editor."""
     if ls.worker is None:  # a client that skipped `initialize`
         ls.configure(Settings())
     assert ls.worker is not None
+    async with ls.starting:
+        worker = ls.worker
+        if worker.running:
+            return worker
+        token = f"fillgap-start-{id(worker)}-{time.monotonic_ns()}"
+        shown = False
+        if ls.progress_ok:
+            try:
+                await ls.work_done_progress.create_async(token)
+                ls.work_done_progress.begin(
+                    token, types.WorkDoneProgressBegin(title="fillgap", message="loading the model")
+                )
+                shown = True
+            except Exception as exc:  # a client refusing the token must not stop the fill
+                log.info("no progress report: %r", exc)
+        try:
+            ready = await worker.ensure_started()
+        finally:
+            if shown:
+                ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="model ready"))
+        ls.window_log_message(
+            types.LogMessageParams(
+                types.MessageType.Info,
+                f"fillgap: model {ready.model} on {ready.device} ({ready.backend}), {ready.parameters:,} parameters",
+            )
+        )
+        return worker
+
+
+async def model_fill(ls: FillgapServer, language: str, text: str, gap: Gap) -> Suggestion | None:
     try:
-        return (await fill_gap(ls.worker, language, text, gap, ls.settings.sampler)).suggestion
+        worker = await start_worker(ls)
+        return (await fill_gap(worker, language, text, gap, ls.settings.sampler)).suggestion
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)
         return None
@@ -296,13 +356,11 @@ async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit |
 
 async def fill_gaps(ls: FillgapServer, language: str, text: str, gaps: list[Gap]) -> list[Suggestion]:
     """Fill gaps last to first, each seeing the fills after it; offsets before each gap stay valid."""
-    if ls.worker is None:
-        ls.configure(Settings())
-    assert ls.worker is not None
     filled: list[Suggestion] = []
     for gap in reversed(gaps):
         try:
-            suggestion = (await fill_gap(ls.worker, language, text, gap, ls.settings.sampler)).suggestion
+            worker = await start_worker(ls)
+            suggestion = (await fill_gap(worker, language, text, gap, ls.settings.sampler)).suggestion
         except WorkerUnavailable as exc:
             tell_worker_failed(ls, exc)
             return []
@@ -379,6 +437,7 @@ def status(ls: FillgapServer) -> dict[str, object]:
         "languages": sorted(LANGUAGES),
         "documents": len(ls.workspace.text_documents),
         "suggestions": dict(ls.cache.counts),
+        "sampler": asdict(ls.settings.sampler),
     }
 
 

@@ -110,3 +110,30 @@ async def test_doubtful_spans_come_as_tab_stops_when_snippets_are_on() -> None:
         plain = await _inline(client, LINE, COL)
         assert plain and isinstance(plain[0].insert_text, str)
         assert expand(snippet)[0] == plain[0].insert_text
+
+
+async def test_model_loading_shows_progress_and_configuration_changes_take_effect() -> None:
+    caps = types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True))
+    async with running_server(capabilities=caps) as client:
+        progress: list[str] = []
+
+        @client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def _create(params: types.WorkDoneProgressCreateParams) -> None:
+            progress.append("create")
+
+        @client.feature(types.PROGRESS)
+        def _progress(params: types.ProgressParams) -> None:
+            progress.append(params.value["kind"] if isinstance(params.value, dict) else type(params.value).__name__)
+
+        open_doc(client, URI, DOC)
+        await _inline(client, LINE, COL)
+        await asyncio.sleep(0.2)
+        assert progress[0] == "create" and "begin" in progress and progress[-1] == "end"
+        assert any("parameters" in m for m in client.messages)  # the model, device and backend, logged once
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"fillgap": {"sampler": {"steps": 4}}})
+        )
+        assert (await _status(client))["sampler"]["steps"] == 4
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"stepz": 1}))
+        assert (await _status(client))["sampler"]["steps"] == 4
+        assert any("stepz" in m for m in client.messages)
