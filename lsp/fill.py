@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
+import tree_sitter as ts
+
 from lsp.gaps import Gap
 from lsp.postprocess import clean, error_ranges, longest_parsing_prefix, parses
 from lsp.worker_client import WorkerClient
@@ -69,14 +71,20 @@ class Outcome:
 
 
 async def fill_gap(
-    worker: WorkerClient, language_id: str, document: str, gap: Gap, sampler: SamplerSettings
+    worker: WorkerClient,
+    language_id: str,
+    document: str,
+    gap: Gap,
+    sampler: SamplerSettings,
+    tree: ts.Tree | None = None,
 ) -> Outcome:
+    """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks)."""
     prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
     suffix = document[gap.end : gap.end + SUFFIX_CHARS]
     result = await worker.fill(prefix, suffix, gap.budgets, sampler)
     raw = result.candidates[0].text if result.candidates else ""
     cleaned = [(t, c) for c in result.candidates if (t := clean(c.text, gap, suffix))]
-    whole = _first_parsing(language_id, document, gap, cleaned, sampler.tau)
+    whole = _first_parsing(language_id, document, gap, cleaned, sampler.tau, tree)
     if whole is not None:
         return Outcome(whole, raw, "whole")
     if cleaned:
@@ -86,7 +94,7 @@ async def fill_gap(
     resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
     again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler)
     more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
-    whole = _first_parsing(language_id, document, gap, more, sampler.tau)
+    whole = _first_parsing(language_id, document, gap, more, sampler.tau, tree)
     if whole is not None:
         return Outcome(whole, raw, "resampled")
     for text, cand in cleaned + more:
@@ -100,10 +108,15 @@ async def fill_gap(
 
 
 def _first_parsing(
-    language_id: str, document: str, gap: Gap, texts: list[tuple[str, Candidate]], tau: float
+    language_id: str,
+    document: str,
+    gap: Gap,
+    texts: list[tuple[str, Candidate]],
+    tau: float,
+    tree: ts.Tree | None = None,
 ) -> Suggestion | None:
     for text, cand in texts:
-        if parses(language_id, document, gap, text):
+        if parses(language_id, document, gap, text, tree):
             return Suggestion(gap, text, cand.mean_confidence, doubtful_spans(text, cand, tau))
     return None
 

@@ -71,9 +71,11 @@ def _line_end(text: str, offset: int) -> int:
     return len(text) if end < 0 else end
 
 
-def placeholder_gaps(language_id: str, text: str, budgets: Budgets = DEFAULT_BUDGETS) -> list[Gap]:
+def placeholder_gaps(
+    language_id: str, text: str, budgets: Budgets = DEFAULT_BUDGETS, tree: ts.Tree | None = None
+) -> list[Gap]:
     """Every placeholder body in the document, in order."""
-    tree = parse(language_id, text)
+    tree = tree or parse(language_id, text)
     index = ByteIndex(text)
     captures = ts.QueryCursor(grammar(language_id).gaps).captures(tree.root_node)
     gaps = []
@@ -88,10 +90,12 @@ def placeholder_gaps(language_id: str, text: str, budgets: Budgets = DEFAULT_BUD
     return gaps
 
 
-def find_gap(language_id: str, text: str, offset: int, budgets: Budgets = DEFAULT_BUDGETS) -> Gap:
+def find_gap(
+    language_id: str, text: str, offset: int, budgets: Budgets = DEFAULT_BUDGETS, tree: ts.Tree | None = None
+) -> Gap:
     """The gap at the cursor: the placeholder body on its line, else its blank line, else the rest of its line."""
     line_start, line_end = _line_start(text, offset), _line_end(text, offset)
-    for gap in placeholder_gaps(language_id, text, budgets):
+    for gap in placeholder_gaps(language_id, text, budgets, tree):
         if _line_start(text, gap.start) == line_start:
             return gap
     line = text[line_start:line_end]

@@ -12,6 +12,7 @@ import tree_sitter as ts
 
 from lsp.gaps import Gap
 from lsp.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse
+from lsp.trees import edited, reparse
 
 Filter = Callable[[str, Gap, str], str]
 
@@ -56,14 +57,20 @@ def clean(text: str, gap: Gap, suffix: str) -> str:
     return text
 
 
-def parses(language_id: str, document: str, gap: Gap, text: str) -> bool:
-    """The insertion parses in context and, for a body, holds at least one real statement."""
+def parses(language_id: str, document: str, gap: Gap, text: str, document_tree: ts.Tree | None = None) -> bool:
+    """The insertion parses in context and, for a body, holds at least one real statement.
+
+    With the document's tree, the insertion is parsed incrementally from a copy of it."""
     if not text.strip():
         return False
-    after = document[: gap.start] + text + document[gap.end :]
     end = gap.start + len(text)
-    tree = parse(language_id, after)
-    if not insertion_parses(language_id, document, after, gap.start, end, tree):
+    if document_tree is not None:
+        edited_tree, after = edited(document_tree, document, gap.start, gap.end, text)
+        tree = reparse(language_id, edited_tree, after)
+    else:
+        after = document[: gap.start] + text + document[gap.end :]
+        tree = parse(language_id, after)
+    if not insertion_parses(language_id, document, after, gap.start, end, tree, document_tree):
         return False
     return gap.kind != "body" or adds_code(language_id, after, tree, gap.start, end)
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
+import tree_sitter as ts
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
@@ -28,6 +29,7 @@ from lsp.gaps import Gap, find_gap, placeholder_gaps
 from lsp.settings import Settings, from_options
 from lsp.snippets import with_tab_stops
 from lsp.syntax import LANGUAGES
+from lsp.trees import DocumentTrees
 from lsp.worker_client import WorkerClient, WorkerUnavailable, worker_command
 
 log = logging.getLogger("fillgap.server")
@@ -40,6 +42,7 @@ class FillgapServer(LanguageServer):
         self.worker: WorkerClient | None = None
         self.told_worker_failed = False
         self.cache = SuggestionCache()
+        self.trees = DocumentTrees()
         self.snippets = False  # offer doubtful spans as tab stops (when the client takes snippets)
         self.inflight: dict[str, asyncio.Task[Any]] = {}  # per document: the request a newer one supersedes
         self.starting = asyncio.Lock()  # one worker start (and one progress report) at a time
@@ -135,14 +138,15 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: 
     rest = ls.cache.typed_through(doc.uri, text, offset)
     if rest is not None:
         return rest
-    gap = find_gap(language, text, offset, ls.settings.budgets)
+    tree = ls.trees.tree(doc.uri, language, text)
+    gap = find_gap(language, text, offset, ls.settings.budgets, tree)
     found, cached = ls.cache.get(doc.uri, text, gap)
     if found:
         return cached
     with superseding(ls, doc.uri):
         if automatic:  # typed, not asked for: wait for a pause; a newer keystroke's request cancels this one
             await asyncio.sleep(ls.settings.debounce_ms / 1000)
-        suggestion = await model_fill(ls, language, text, gap)
+        suggestion = await model_fill(ls, language, text, gap, tree)
     if suggestion is not None or ls.worker is not None and ls.worker.running:
         ls.cache.put(doc.uri, text, gap, suggestion)
     return suggestion
@@ -182,10 +186,12 @@ async def start_worker(ls: FillgapServer) -> WorkerClient:
         return worker
 
 
-async def model_fill(ls: FillgapServer, language: str, text: str, gap: Gap) -> Suggestion | None:
+async def model_fill(
+    ls: FillgapServer, language: str, text: str, gap: Gap, tree: ts.Tree | None = None
+) -> Suggestion | None:
     try:
         worker = await start_worker(ls)
-        return (await fill_gap(worker, language, text, gap, ls.settings.sampler)).suggestion
+        return (await fill_gap(worker, language, text, gap, ls.settings.sampler, tree)).suggestion
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)
         return None
@@ -276,9 +282,21 @@ def accepted_command(ls: FillgapServer, *args: Any) -> None:
         ls.cache.accepted(args[0])
 
 
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: FillgapServer, params: types.DidOpenTextDocumentParams) -> None:
+    item = params.text_document
+    ls.trees.open(item.uri, item.language_id, item.text, ls.workspace.position_codec)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: FillgapServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.trees.change(params.text_document.uri, params.content_changes)
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: FillgapServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.cache.forget(params.text_document.uri)
+    ls.trees.close(params.text_document.uri)
 
 
 class ContentModified(JsonRpcException):
@@ -339,9 +357,10 @@ async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit |
     if data.action == "rewrite":
         gaps = [rewrite_gap(text, data.start, data.end)]
     else:
+        tree = ls.trees.tree(doc.uri, language, text)
         gaps = [
             g
-            for g in placeholder_gaps(language, text, ls.settings.budgets)
+            for g in placeholder_gaps(language, text, ls.settings.budgets, tree)
             if data.action == "all" or g.start == data.start
         ]
     filled = await fill_gaps(ls, language, text, gaps)
@@ -438,6 +457,7 @@ def status(ls: FillgapServer) -> dict[str, object]:
         "documents": len(ls.workspace.text_documents),
         "suggestions": dict(ls.cache.counts),
         "sampler": asdict(ls.settings.sampler),
+        "parses": {"full": ls.trees.full_parses, "incremental": ls.trees.incremental_parses},
     }
 
 

@@ -106,21 +106,27 @@ def _strict_allows(language_id: str, before: str, after: str, start: int, end: i
 
 
 def insertion_parses(
-    language_id: str, before: str, after: str, start: int, end: int, tree: ts.Tree | None = None
+    language_id: str,
+    before: str,
+    after: str,
+    start: int,
+    end: int,
+    tree: ts.Tree | None = None,
+    before_tree: ts.Tree | None = None,
 ) -> bool:
     """Whether `after` (= `before` with text inserted at chars [start, end)) parses in context.
 
     A clean result always passes. In a document that was already broken elsewhere, the insertion
     passes when it adds no error node and no error node sits inside it or across its edges (an
     error node that encloses the whole insertion and more was there before). `tree` is `after`
-    already parsed, when the caller has it.
+    already parsed, and `before_tree` `before`, when the caller has them.
     """
     errors = error_nodes(tree or parse(language_id, after), language_id)
     if not _strict_allows(language_id, before, after, start, end):
         return False
     if not errors:
         return True
-    if len(errors) > len(error_nodes(parse(language_id, before), language_id)):
+    if len(errors) > len(error_nodes(before_tree or parse(language_id, before), language_id)):
         return False
     index = ByteIndex(after)
     s, e = index.to_byte(start), index.to_byte(end)

@@ -64,8 +64,9 @@ async def test_asking_again_is_answered_from_the_cache_and_typing_through_reuses
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(rest[0].command.command, arguments=rest[0].command.arguments)
         )
-        counts = (await _status(client))["suggestions"]
-        assert counts["typed_through"] == 1 and counts["accepted"] == 1
+        status = await _status(client)
+        assert status["suggestions"]["typed_through"] == 1 and status["suggestions"]["accepted"] == 1
+        assert status["parses"]["full"] == 1 and status["parses"]["incremental"] == 1  # the open, the change
 
 
 async def test_a_newer_automatic_request_supersedes_the_one_in_flight() -> None:

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp.client import apply_item, inline, open_doc, running_server
@@ -80,7 +81,14 @@ async def test_a_killed_worker_is_restarted_by_the_next_request() -> None:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
-        items = await inline(client, "file:///tmp/area.py", 2, 4)
+        edited = "# edited\n" + AREA  # a new text, so the answer cannot come from the cache
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri="file:///tmp/area.py", version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=edited)],
+            )
+        )
+        items = await inline(client, "file:///tmp/area.py", 3, 4)
         assert items and items[0].insert_text
         (new_pid,) = _worker_pids(server_pid)
         assert new_pid != worker_pid
