@@ -17,6 +17,8 @@ from lsp.gaps import Budgets, Gap, placeholder_gaps
 FILL_BODY = "Fill body"
 FILL_ALL = "Fill all gaps in file"
 REWRITE = "Rewrite selection"
+REFINE = "Refine selection"
+REFINE_BELOW = 0.1  # "Refine selection" rewrites the tokens the model gives less than this probability
 CHARS_PER_TOKEN = 3.0  # rough, for sizing a rewrite's budgets from its text without a tokenizer
 
 
@@ -26,7 +28,7 @@ class ActionData:
 
     uri: str
     version: int
-    action: str  # "body", "all" or "rewrite"
+    action: str  # "body", "all", "rewrite" or "refine"
     start: int  # character offsets into the document at `version`
     end: int
 
@@ -56,6 +58,7 @@ def list_actions(
         actions.append(_action(f"{FILL_ALL} ({len(gaps)})", ActionData(uri, version, "all", 0, len(text))))
     if end > start and text[start:end].strip():
         actions.append(_action(REWRITE, ActionData(uri, version, "rewrite", start, end)))
+        actions.append(_action(REFINE, ActionData(uri, version, "refine", start, end)))
     return actions
 
 
@@ -69,7 +72,7 @@ def parse_data(data: object) -> ActionData:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed code action data: {exc}") from exc
-    if parsed.action not in ("body", "all", "rewrite") or not 0 <= parsed.start <= parsed.end:
+    if parsed.action not in ("body", "all", "rewrite", "refine") or not 0 <= parsed.start <= parsed.end:
         raise ValueError(f"malformed code action data: {data}")
     return parsed
 

@@ -146,5 +146,26 @@ async def _repair(
     return None
 
 
+async def refine_span(
+    worker: WorkerClient, language_id: str, document: str, gap: Gap, sampler: SamplerSettings, below: float
+) -> Suggestion | None:
+    """Keep document[gap.start:gap.end] as a draft and rewrite only its tokens the model scores
+    under `below` (each scored with itself hidden); offered only if the result parses and differs."""
+    draft = document[gap.start : gap.end]
+    prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
+    suffix = document[gap.end : gap.end + SUFFIX_CHARS]
+    result = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=draft, remask_below=below)
+    if not result.candidates:
+        return None
+    best = result.candidates[0]
+    text = clean(best.text, gap, suffix)
+    if text and not parses(language_id, document, gap, text):  # the rewrite broke the syntax: mend that too
+        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, text, sampler)
+        return repaired if repaired is not None and repaired.text != draft else None
+    if not text or text == draft:
+        return None
+    return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
+
+
 def apply(document: str, suggestion: Suggestion) -> str:
     return document[: suggestion.gap.start] + suggestion.text + document[suggestion.gap.end :]

@@ -22,9 +22,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from lsp import __version__
-from lsp.actions import ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
+from lsp.actions import REFINE_BELOW, ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
 from lsp.cache import SuggestionCache
-from lsp.fill import Suggestion, apply, fill_gap
+from lsp.fill import Suggestion, apply, fill_gap, refine_span
 from lsp.gaps import Gap, find_gap, placeholder_gaps
 from lsp.settings import Settings, from_options
 from lsp.snippets import with_tab_stops
@@ -354,6 +354,8 @@ async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit |
     language, text = doc.language_id or "", doc.source
     if data.end > len(text):
         raise JsonRpcInvalidParams("code action range lies outside the document")
+    if data.action == "refine":
+        return await _refine_edit(ls, doc, data)
     if data.action == "rewrite":
         gaps = [rewrite_gap(text, data.start, data.end)]
     else:
@@ -371,6 +373,20 @@ async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit |
         for s in filled
     ]
     return workspace_edit(doc.uri, data.version, changes)
+
+
+async def _refine_edit(ls: FillgapServer, doc: TextDocument, data: ActionData) -> types.WorkspaceEdit | None:
+    gap = rewrite_gap(doc.source, data.start, data.end)
+    try:
+        worker = await start_worker(ls)
+        refined = await refine_span(worker, doc.language_id or "", doc.source, gap, ls.settings.sampler, REFINE_BELOW)
+    except WorkerUnavailable as exc:
+        tell_worker_failed(ls, exc)
+        return None
+    if refined is None or (doc.version or 0) != data.version:
+        return None
+    rng = types.Range(doc.client_position_at_offset(gap.start), doc.client_position_at_offset(gap.end))
+    return workspace_edit(doc.uri, data.version, [(rng, refined.text)])
 
 
 async def fill_gaps(ls: FillgapServer, language: str, text: str, gaps: list[Gap]) -> list[Suggestion]:

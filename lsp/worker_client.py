@@ -124,6 +124,7 @@ class WorkerClient:
         sampler: SamplerSettings,
         draft: str | None = None,
         remask: Sequence[tuple[int, int]] = (),
+        remask_below: float = 0.0,
     ) -> FillResult:
         """Candidates for the gap; with a draft, the draft with its `remask` character ranges rewritten."""
         await self.ensure_started()
@@ -137,6 +138,7 @@ class WorkerClient:
             sampler=sampler,
             draft=draft,
             remask=[list(r) for r in remask],
+            remask_below=remask_below,
         )
         fut: asyncio.Future[FillResult] = asyncio.get_running_loop().create_future()
         self._pending[req.id] = fut

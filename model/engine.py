@@ -16,7 +16,7 @@ import torch
 from model.attention import backend_name
 from model.checkpoint import load_checkpoint
 from model.protocol import Candidate, FillRequest, FillResult
-from model.sampler import Sample, infill, revise
+from model.sampler import Sample, infill, revise, score_draft
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 SUFFIX_SHARE = 0.25  # of the context left after the gap, when the prefix alone would overflow it
@@ -88,6 +88,10 @@ class FillEngine:
             if any(a < end and b > begin for begin, end in req.remask) or not enc.ids:
                 chosen[0, w.gap_start + j] = True
         confidence = torch.where(gap, 1.0, 0.0).to(self.device)
+        if req.remask_below > 0 and not req.remask and enc.ids:
+            likely = score_draft(self.model, ids, gap, sp)
+            chosen = gap & (likely < req.remask_below)
+            confidence = torch.where(gap, likely, confidence)
         passes = revise(self.model, ids, chosen, confidence, req.sampler, sp) if chosen.any() else 0
         sample = Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=int(chosen.sum()))
         return self._result(req.id, sample, [w], start)

@@ -51,6 +51,9 @@ class FillRequest:
     # (e.g. under a syntax error) are re-masked and written again; the rest of the draft stays.
     draft: str | None = None
     remask: list[list[int]] = field(default_factory=list)
+    # With a draft and no ranges: re-mask the draft's tokens the model itself finds less likely
+    # than this (scored with each token hidden in turn), the "refine selection" action.
+    remask_below: float = 0.0
     type: str = "fill"
 
 
@@ -166,6 +169,8 @@ def _check_fill(req: FillRequest) -> None:
         isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) for x in r) for r in req.remask
     ):
         raise ProtocolError("fill: remask must be a list of [start, end] character ranges")
+    if not isinstance(req.remask_below, int | float) or not 0.0 <= req.remask_below <= 1.0:
+        raise ProtocolError("fill: remask_below must be a probability in [0, 1]")
 
 
 def encode_frame(msg: Any) -> bytes:

@@ -201,6 +201,31 @@ def revise(
 
 
 @torch.no_grad()
+def score_draft(
+    model: DiffusionLM,
+    ids: torch.Tensor,
+    positions: torch.Tensor,
+    specials: SpecialIds,
+    key_padding: torch.Tensor | None = None,
+    passes: int = 4,
+) -> torch.Tensor:
+    """How likely the model finds each token at `positions` given everything else: every
+    `passes`-th position is masked in turn (a strided pseudo-likelihood), so a token is never
+    scored while visible to itself. Returns probabilities, zero outside `positions`."""
+    probs = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
+    index = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+    for k in range(passes):
+        chosen = positions & (index % passes == k)
+        if not chosen.any():
+            continue
+        masked = ids.masked_fill(chosen, specials.mask)
+        logp = torch.log_softmax(model.token_logits(masked, key_padding).float(), dim=-1)
+        p = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1).exp()
+        probs = torch.where(chosen, p, probs)
+    return probs
+
+
+@torch.no_grad()
 def infill(
     model: DiffusionLM,
     ids: torch.Tensor,

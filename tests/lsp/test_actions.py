@@ -91,7 +91,7 @@ async def test_rewrite_selection_regenerates_it_with_both_sides_fixed() -> None:
     async with running_server() as client:
         open_doc(client, URI, text)
         actions = await _actions(client, _range(3, 8, 3, 17))
-        assert [a.title for a in actions] == ["Rewrite selection"]
+        assert [a.title for a in actions] == ["Rewrite selection", "Refine selection"]
         resolved = await client.code_action_resolve_async(actions[0])
         if resolved.edit is not None:  # the model may have nothing that parses; then no edit at all
             after, _ = apply_workspace_edit(text, URI, resolved.edit)
@@ -142,3 +142,17 @@ async def test_commands_apply_their_edit_through_the_client_and_report_status() 
         assert status["worker"] == "ready" and status["model"]
         with pytest.raises(JsonRpcException):
             await client.workspace_execute_command_async(types.ExecuteCommandParams("fillgap.fillBody", arguments=[]))
+
+
+async def test_refine_selection_rewrites_what_the_model_finds_unlikely() -> None:
+    text = "def total(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n    return s )) zq\n"
+    async with running_server() as client:
+        open_doc(client, URI, text)
+        line = text.splitlines()[4]
+        actions = await _actions(client, _range(4, 4, 4, len(line)))
+        refine = [a for a in actions if a.title == "Refine selection"]
+        resolved = await client.code_action_resolve_async(refine[0])
+        assert resolved.edit is not None, "the model kept `)) zq`, or its rewrite did not parse"
+        after, _ = apply_workspace_edit(text, URI, resolved.edit)
+        ast.parse(after)
+        assert after.startswith(text[: text.index("return s")])

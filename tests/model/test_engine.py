@@ -34,3 +34,13 @@ def test_fit_window_keeps_the_gap_and_both_sides_within_the_limit() -> None:
     assert w.ids[w.gap_start - 1] == 399 and w.ids[w.gap_start + w.gap_len] == 500  # adjacent context kept
     short = fit_window([7, 8], [9], budget=4, limit=128, eos=1)
     assert short.ids[0] == 1 and short.ids[-1] == 1  # whole file: end-of-text markers on both sides
+
+
+def test_refine_rewrites_only_tokens_the_model_finds_unlikely(tiny_checkpoint: Path) -> None:
+    engine = FillEngine(tiny_checkpoint)
+    draft = "return a + b"
+    base = {"id": 6, "prefix": "def add(a, b):\n    ", "suffix": "\n", "draft": draft}
+    kept = engine.fill(FillRequest(**base, remask_below=1e-12)).candidates[0]
+    assert kept.text == draft and all(0 < c <= 1 for c in kept.confidences)  # scores, nothing re-masked
+    redone = engine.fill(FillRequest(**base, remask_below=1.0))  # every token re-masked and rewritten
+    assert redone.forward_passes > 0 and "<|" not in redone.candidates[0].text

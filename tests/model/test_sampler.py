@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 
 from model.protocol import SamplerSettings
-from model.sampler import infill, refine_targets
+from model.sampler import infill, refine_targets, score_draft
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM
 
@@ -67,3 +67,17 @@ def test_nulls_are_committed_after_content() -> None:
     logits[0, 2, 2] = 1.0
     _, conf, score = choose(logits, SamplerSettings(), None, SpecialIds(mask=0, null=4, eos=None, pad=None))
     assert conf[0, 0] > conf[0, 1] and score[0, 1] > score[0, 2] > score[0, 0]
+
+
+def test_draft_scoring_hides_each_token_from_itself(tiny_model: DiffusionLM, tiny_tokenizer: CodeTokenizer) -> None:
+    ids, gap = _batch(tiny_tokenizer)
+    sp = tiny_tokenizer.specials
+    probs = score_draft(tiny_model, ids, gap, sp, passes=ids.shape[1])  # one position masked per pass
+    assert torch.equal(probs[~gap], torch.zeros_like(probs[~gap]))
+    assert ((probs[gap] > 0) & (probs[gap] <= 1)).all()
+    row, col = 0, 7  # by hand: mask just that token and read its probability
+    masked = ids.clone()
+    masked[row, col] = sp.mask
+    logits = tiny_model.token_logits(masked)[row, col].float()
+    expected = torch.softmax(logits, -1)[ids[row, col]]
+    assert torch.allclose(probs[row, col], expected, atol=1e-5)
