@@ -104,7 +104,7 @@ class WorkerClient:
                             fut.set_exception(WorkerUnavailable(msg.message))
                         else:
                             fut.set_result(msg)
-                elif isinstance(msg, ErrorReply):
+                elif isinstance(msg, ErrorReply) and msg.message != "cancelled":
                     log.warning("worker error: %s", msg.message)
         except (asyncio.IncompleteReadError, ProtocolError, ConnectionError) as exc:
             if not self._closing:
@@ -150,8 +150,17 @@ class WorkerClient:
             raise WorkerUnavailable("worker exited") from exc
         try:
             return await fut
+        except asyncio.CancelledError:
+            self._cancel(req.id)  # the worker drops it before it starts, or at its next step
+            raise
         finally:
             self._pending.pop(req.id, None)
+
+    def _cancel(self, req_id: int) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
+            return
+        proc.stdin.write(encode_frame({"type": "cancel", "id": req_id}))
 
     async def close(self) -> None:
         proc = self._proc

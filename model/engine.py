@@ -16,7 +16,7 @@ import torch
 from model.attention import backend_name
 from model.checkpoint import load_checkpoint
 from model.protocol import Candidate, FillRequest, FillResult
-from model.sampler import Sample, infill, revise, score_draft
+from model.sampler import Sample, StopCheck, infill, revise, score_draft
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 SUFFIX_SHARE = 0.25  # of the context left after the gap, when the prefix alone would overflow it
@@ -64,18 +64,21 @@ class FillEngine:
         self.limit = context_tokens(self.config)
         self.backend = backend_name(device, torch_dtype)
 
-    def fill(self, req: FillRequest) -> FillResult:
+    def fill(self, req: FillRequest, stop: StopCheck | None = None) -> FillResult:
+        """Candidates for the request; `stop` (asked before each step) ends it early with `Stopped`."""
         start = time.perf_counter()
         sp = self.tok.specials
         prefix, suffix = self.tok.encode(req.prefix), self.tok.encode(req.suffix)
         if req.draft is not None:
-            return self._revise(req, prefix, suffix, start)
+            return self._revise(req, prefix, suffix, start, stop)
         windows = [fit_window(prefix, suffix, b, self.limit, sp.eos) for b in req.budgets]
         ids, gap, key_padding = self._batch(windows)
-        sample = infill(self.model, ids, gap, req.sampler, sp, key_padding)
+        sample = infill(self.model, ids, gap, req.sampler, sp, key_padding, stop)
         return self._result(req.id, sample, windows, start)
 
-    def _revise(self, req: FillRequest, prefix: list[int], suffix: list[int], start: float) -> FillResult:
+    def _revise(
+        self, req: FillRequest, prefix: list[int], suffix: list[int], start: float, stop: StopCheck | None
+    ) -> FillResult:
         """Re-mask the draft's tokens that overlap req.remask and denoise only those."""
         sp = self.tok.specials
         enc = self.tok.tok.encode(req.draft or "", add_special_tokens=False)
@@ -92,7 +95,7 @@ class FillEngine:
             likely = score_draft(self.model, ids, gap, sp)
             chosen = gap & (likely < req.remask_below)
             confidence = torch.where(gap, likely, confidence)
-        passes = revise(self.model, ids, chosen, confidence, req.sampler, sp) if chosen.any() else 0
+        passes = revise(self.model, ids, chosen, confidence, req.sampler, sp, stop=stop) if chosen.any() else 0
         sample = Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=int(chosen.sum()))
         return self._result(req.id, sample, [w], start)
 

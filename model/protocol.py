@@ -111,7 +111,7 @@ def _build(cls: type, d: dict) -> Any:
 
 
 def from_wire(d: Any) -> FillRequest | FillResult | ErrorReply | Ready | dict:
-    """Typed message for a decoded frame; control messages (status, shutdown) stay plain dicts."""
+    """Typed message for a decoded frame; control messages (status, shutdown, cancel) stay plain dicts."""
     if not isinstance(d, dict):
         raise ProtocolError("a frame must hold a map")
     if d.get("v") != VERSION:
@@ -133,6 +133,10 @@ def from_wire(d: Any) -> FillRequest | FillResult | ErrorReply | Ready | dict:
     if kind == "ready":
         return _build(Ready, d)
     if kind in ("status", "shutdown"):
+        return d
+    if kind == "cancel":
+        if not isinstance(d.get("id"), int):
+            raise ProtocolError("cancel: id must be the integer id of a fill")
         return d
     raise ProtocolError(f"unknown message type {kind!r}")
 

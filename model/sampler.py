@@ -16,6 +16,7 @@ Rows of a batch are independent sequences; `gap` may hold several spans per row,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +26,11 @@ from model.tokenizer import SpecialIds
 from model.transformer import DiffusionLM
 
 NULL_PENALTY = 1e3  # larger than any spread of commit scores
+StopCheck = Callable[[], bool]
+
+
+class Stopped(Exception):
+    """Decoding was stopped at a step boundary (the request was cancelled)."""
 
 
 @dataclass
@@ -150,15 +156,19 @@ def denoise(
     s: SamplerSettings,
     specials: SpecialIds,
     gen: torch.Generator | None,
+    stop: StopCheck | None = None,
 ) -> int:
     """Unmask every `masked` position of ids in place; returns the forward passes it took.
 
-    With a threshold, `steps` is no limit: decoding goes on until nothing is masked.
+    With a threshold, `steps` is no limit: decoding goes on until nothing is masked. `stop` is
+    asked before every step; when it answers yes, decoding ends with `Stopped`.
     """
     masked = masked.clone()
     passes = 0
     scorer = _Scorer(model, ids, masked, key_padding, s, specials, gen)
     while masked.any():
+        if stop is not None and stop():
+            raise Stopped
         tokens, conf, score = scorer()
         passes += 1
         commit = _to_commit(masked, conf, score, max(1, steps - passes + 1), s.threshold)
@@ -194,10 +204,11 @@ def revise(
     specials: SpecialIds,
     key_padding: torch.Tensor | None = None,
     gen: torch.Generator | None = None,
+    stop: StopCheck | None = None,
 ) -> int:
     """Re-mask `positions` of committed ids and denoise them again in place; returns forward passes."""
     ids[positions] = specials.mask
-    return denoise(model, ids, positions, confidence, key_padding, max(1, s.steps // 2), s, specials, gen)
+    return denoise(model, ids, positions, confidence, key_padding, max(1, s.steps // 2), s, specials, gen, stop)
 
 
 @torch.no_grad()
@@ -233,20 +244,24 @@ def infill(
     s: SamplerSettings,
     specials: SpecialIds,
     key_padding: torch.Tensor | None = None,
+    stop: StopCheck | None = None,
 ) -> Sample:
-    """Fill every `gap` position of ids (B, T); positions outside the gap are never changed."""
+    """Fill every `gap` position of ids (B, T); positions outside the gap are never changed.
+    `stop` is asked before every step (a cancelled request stops at the next step boundary)."""
     gen = torch.Generator().manual_seed(s.seed)
     ids = ids.clone()
     ids[gap] = specials.mask
     confidence = torch.zeros(ids.shape, dtype=torch.float32)
     parts = blocks(gap, s.block)
     per_block = max(1, s.steps // len(parts))
-    passes = sum(denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen) for part in parts)
+    passes = sum(
+        denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen, stop) for part in parts
+    )
     refined = 0
     for _ in range(s.refine_rounds):
         targets = refine_targets(confidence, gap, s.tau)
         if not targets.any():
             break
         refined += int(targets.sum())
-        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen)
+        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen, stop)
     return Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=refined)

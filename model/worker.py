@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -17,6 +19,7 @@ from model.checkpoint import DEFAULT_CHECKPOINT
 from model.protocol import (
     ErrorReply,
     FillRequest,
+    FillResult,
     ProtocolError,
     Ready,
     decode_body,
@@ -24,6 +27,7 @@ from model.protocol import (
     from_wire,
     read_body,
 )
+from model.sampler import Stopped
 
 log = logging.getLogger("fillgap.worker")
 
@@ -33,35 +37,99 @@ def _send(out: IO[bytes], msg: Any) -> None:
     out.flush()
 
 
+_END = object()  # the reader's last item: end of input, or a broken stream
+
+
+class Inbox:
+    """Frames read on a thread of their own, so a `cancel` takes effect while a fill is running:
+    the fill's sampler asks `cancelled(id)` before every step."""
+
+    def __init__(self, inp: IO[bytes]) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._cancelled: set[int] = set()
+        self._guard = threading.Lock()
+        threading.Thread(target=self._read, args=(inp,), daemon=True, name="fillgap-inbox").start()
+
+    def _read(self, inp: IO[bytes]) -> None:
+        while True:
+            try:
+                body = read_body(inp)
+            except ProtocolError as exc:
+                self._queue.put(exc)  # the stream is out of step; nothing after this can be framed
+                break
+            if body is None:
+                break
+            raw = _peek(body)
+            if isinstance(raw, dict) and raw.get("type") == "cancel" and isinstance(raw.get("id"), int):
+                with self._guard:
+                    self._cancelled.add(raw["id"])
+                continue
+            self._queue.put(body)
+        self._queue.put(_END)
+
+    def next(self) -> Any:
+        return self._queue.get()
+
+    def cancelled(self, req_id: int) -> bool:
+        with self._guard:
+            return req_id in self._cancelled
+
+    def forget(self, req_id: int) -> None:
+        with self._guard:
+            self._cancelled.discard(req_id)
+
+
+def _peek(body: bytes) -> Any:
+    try:
+        return decode_body(body)
+    except ProtocolError:
+        return None
+
+
 def serve(engine: Any, inp: IO[bytes], out: IO[bytes]) -> None:
+    inbox = Inbox(inp)
+
+    def send(msg: Any) -> None:
+        _send(out, msg)  # only this thread writes
+
     served = 0
     while True:
-        try:
-            body = read_body(inp)
-        except ProtocolError as exc:
-            _send(out, ErrorReply(id=None, message=str(exc)))
-            return  # the stream is out of step; nothing after this can be framed
-        if body is None:
+        item = inbox.next()
+        if item is _END:
+            return
+        if isinstance(item, ProtocolError):
+            send(ErrorReply(id=None, message=str(item)))
             return
         req_id = None
         try:
-            raw = decode_body(body)
+            raw = decode_body(item)
             req_id = raw.get("id") if isinstance(raw, dict) else None
             msg = from_wire(raw)
             if isinstance(msg, FillRequest):
-                _send(out, engine.fill(msg))
+                send(_fill(engine, msg, inbox))
                 served += 1
             elif isinstance(msg, dict) and msg.get("type") == "shutdown":
                 return
             elif isinstance(msg, dict) and msg.get("type") == "status":
-                _send(out, {"type": "status", "id": req_id, "served": served, "model": str(engine.folder)})
+                send({"type": "status", "id": req_id, "served": served, "model": str(engine.folder)})
             else:
                 raise ProtocolError(f"a worker does not accept {type(msg).__name__}")
         except ProtocolError as exc:
-            _send(out, ErrorReply(id=req_id if isinstance(req_id, int) else None, message=str(exc)))
+            send(ErrorReply(id=req_id if isinstance(req_id, int) else None, message=str(exc)))
         except Exception as exc:  # a failed fill must not take the worker down
             log.exception("fill %s failed", req_id)
-            _send(out, ErrorReply(id=req_id if isinstance(req_id, int) else None, message=f"fill failed: {exc}"))
+            send(ErrorReply(id=req_id if isinstance(req_id, int) else None, message=f"fill failed: {exc}"))
+
+
+def _fill(engine: Any, req: FillRequest, inbox: Inbox) -> FillResult | ErrorReply:
+    try:
+        if inbox.cancelled(req.id):
+            raise Stopped
+        return engine.fill(req, stop=lambda: inbox.cancelled(req.id))
+    except Stopped:
+        return ErrorReply(id=req.id, message="cancelled")
+    finally:
+        inbox.forget(req.id)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,3 +68,21 @@ def test_malformed_frames_get_errors_and_the_worker_keeps_serving(worker: subpro
     _send_raw(worker, encode_frame(req)[4:])
     res = _recv(worker)
     assert isinstance(res, FillResult) and res.id == 9
+
+
+def test_a_cancelled_fill_stops_and_the_next_one_is_served(worker: subprocess.Popen[bytes]) -> None:
+    long = FillRequest(
+        id=20, prefix="def f():\n    ", suffix="\n", budgets=[200] * 4, sampler=SamplerSettings(steps=200)
+    )
+    queued = FillRequest(id=21, prefix="x = ", suffix="\n", budgets=[4])
+    assert worker.stdin is not None
+    worker.stdin.write(encode_frame(long) + encode_frame(queued) + encode_frame({"type": "cancel", "id": 21}))
+    worker.stdin.flush()
+    worker.stdin.write(encode_frame({"type": "cancel", "id": 20}))  # while 20 is being decoded
+    worker.stdin.flush()
+    first, second = _recv(worker), _recv(worker)
+    assert isinstance(first, ErrorReply) and first.id == 20 and first.message == "cancelled"
+    assert isinstance(second, ErrorReply) and second.id == 21 and second.message == "cancelled"  # never started
+    _send_raw(worker, encode_frame(FillRequest(id=22, prefix="y = ", suffix="\n", budgets=[4]))[4:])
+    res = _recv(worker)
+    assert isinstance(res, FillResult) and res.id == 22
