@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, help="worker torch threads (0: torch's default)")
     p.add_argument("--out", type=Path, default=Path("results/eval.json"), help="JSON results (with every task)")
     p.add_argument("--chart", type=Path, default=None, help="PNG chart (default: next to --out)")
+    p.add_argument(
+        "--merge", type=Path, nargs="+", default=None, help="no run: join earlier JSON results (same tasks) into --out"
+    )
 
 
 def _configs(names: str) -> list[EvalConfig]:
@@ -116,13 +119,28 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """Several runs' results as one report; they must share model, path, tasks and seed."""
+    reports = [json.loads(p.read_text()) for p in paths]
+    first = reports[0]
+    same = ("model", "path", "seed", "limit_per_kind", "task_counts")
+    for path, other in zip(paths[1:], reports[1:], strict=True):
+        if any(other[k] != first[k] for k in same):
+            raise ValueError(f"{path} was run on other tasks or another model than {paths[0]}")
+    merged = {**first, "results": {}, "configs": {}}
+    for r in reports:
+        merged["results"].update(r["results"])
+        merged["configs"].update(r["configs"])
+    return merged
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="fillgap eval", description="HumanEval infilling: fill, run the tests, report.")
     add_arguments(p)
     ns = p.parse_args(argv)
     try:
-        report = asyncio.run(evaluate(ns))
-    except RuntimeError as exc:
+        report = merge(ns.merge) if ns.merge else asyncio.run(evaluate(ns))
+    except (RuntimeError, ValueError) as exc:
         print(f"fillgap eval: {exc}", file=sys.stderr)
         return 2
     ns.out.parent.mkdir(parents=True, exist_ok=True)
