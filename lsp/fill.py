@@ -115,9 +115,11 @@ def _first_parsing(
     tau: float,
     tree: ts.Tree | None = None,
 ) -> Suggestion | None:
-    for text, cand in texts:
-        if parses(language_id, document, gap, text, tree):
-            return Suggestion(gap, text, cand.mean_confidence, doubtful_spans(text, cand, tau))
+    """The first candidate after which the whole file parses, else the first that parses in context."""
+    for whole_file in (True, False):
+        for text, cand in texts:
+            if parses(language_id, document, gap, text, tree, whole_file):
+                return Suggestion(gap, text, cand.mean_confidence, doubtful_spans(text, cand, tau))
     return None
 
 

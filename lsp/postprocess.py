@@ -11,7 +11,7 @@ from collections.abc import Callable
 import tree_sitter as ts
 
 from lsp.gaps import Gap
-from lsp.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse
+from lsp.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse, strictly_clean
 from lsp.trees import edited, reparse
 
 Filter = Callable[[str, Gap, str], str]
@@ -57,8 +57,16 @@ def clean(text: str, gap: Gap, suffix: str) -> str:
     return text
 
 
-def parses(language_id: str, document: str, gap: Gap, text: str, document_tree: ts.Tree | None = None) -> bool:
-    """The insertion parses in context and, for a body, holds at least one real statement.
+def parses(
+    language_id: str,
+    document: str,
+    gap: Gap,
+    text: str,
+    document_tree: ts.Tree | None = None,
+    whole_file: bool = False,
+) -> bool:
+    """The insertion parses in context and, for a body, holds at least one real statement; with
+    `whole_file`, the whole document must then parse too (an insertion may mend a broken one).
 
     With the document's tree, the insertion is parsed incrementally from a copy of it."""
     if not text.strip():
@@ -71,6 +79,8 @@ def parses(language_id: str, document: str, gap: Gap, text: str, document_tree: 
         after = document[: gap.start] + text + document[gap.end :]
         tree = parse(language_id, after)
     if not insertion_parses(language_id, document, after, gap.start, end, tree, document_tree):
+        return False
+    if whole_file and (error_nodes(tree, language_id) or not strictly_clean(language_id, after)):
         return False
     return gap.kind != "body" or adds_code(language_id, after, tree, gap.start, end)
 

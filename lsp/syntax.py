@@ -87,6 +87,12 @@ STRICT_PARSERS = {"python": _python_error_line}
 STRICT_LIMIT = 300_000
 
 
+def strictly_clean(language_id: str, text: str) -> bool:
+    """The language's own parser accepts the whole text (true where we have none, or it is too long)."""
+    strict = STRICT_PARSERS.get(language_id)
+    return strict is None or len(text) > STRICT_LIMIT or strict(text) is None
+
+
 def _strict_allows(language_id: str, before: str, after: str, start: int, end: int) -> bool:
     strict = STRICT_PARSERS.get(language_id)
     if strict is None or len(after) > STRICT_LIMIT:

@@ -68,3 +68,12 @@ def test_in_a_document_cpython_rejects_the_insertion_may_not_cause_the_error() -
     broken_above = "def g(:\n    pass\n\n" + doc
     shifted = Gap("lines", at + 19, at + 19, "        ", LINE_BUDGETS)
     assert parses("python", broken_above, shifted, "x += 1")
+
+
+def test_whole_file_check_prefers_an_insertion_that_mends_the_document() -> None:
+    doc = "def f(x):\n    y = 0\n    \n        return x\n"  # the blanked line opened the block below it
+    at = doc.index("    \n") + 4
+    gap = Gap("lines", at, at, "    ", LINE_BUDGETS)
+    assert parses("python", doc, gap, "y = 1")  # leaves the old error where it was: allowed
+    assert not parses("python", doc, gap, "y = 1", whole_file=True)
+    assert parses("python", doc, gap, "if x:", whole_file=True)
