@@ -144,15 +144,32 @@ async def test_commands_apply_their_edit_through_the_client_and_report_status() 
             await client.workspace_execute_command_async(types.ExecuteCommandParams("fillgap.fillBody", arguments=[]))
 
 
+BROKEN = [  # (text, line): each line holds something a model should find unlikely
+    ("def total(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n    return s )) zq\n", 4),
+    ("def total(xs):\n    s = 0\n    for x in xs:\n        s = s + zebra\n    return s\n", 3),
+    ("def area(w, h):\n    return w ** ** h\n", 1),
+    ("def names(path):\n    out = []\n    for n in os.listdir(path) path:\n        out.append(n)\n    return out\n", 2),
+]
+
+
 async def test_refine_selection_rewrites_what_the_model_finds_unlikely() -> None:
-    text = "def total(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n    return s )) zq\n"
+    edits = 0
     async with running_server() as client:
-        open_doc(client, URI, text)
-        line = text.splitlines()[4]
-        actions = await _actions(client, _range(4, 4, 4, len(line)))
-        refine = [a for a in actions if a.title == "Refine selection"]
-        resolved = await client.code_action_resolve_async(refine[0])
-        assert resolved.edit is not None, "the model kept `)) zq`, or its rewrite did not parse"
-        after, _ = apply_workspace_edit(text, URI, resolved.edit)
-        ast.parse(after)
-        assert after.startswith(text[: text.index("return s")])
+        for i, (text, row) in enumerate(BROKEN):
+            uri = f"file:///tmp/refine{i}.py"
+            open_doc(client, uri, text)
+            line = text.splitlines()[row]
+            rng = _range(row, len(line) - len(line.lstrip()), row, len(line))
+            result = await client.text_document_code_action_async(
+                types.CodeActionParams(types.TextDocumentIdentifier(uri=uri), rng, types.CodeActionContext([]))
+            )
+            refine = [a for a in result or [] if isinstance(a, types.CodeAction) and a.title == "Refine selection"]
+            resolved = await client.code_action_resolve_async(refine[0])
+            if resolved.edit is None:  # nothing unlikely enough, or no rewrite that parses: no edit at all
+                continue
+            edits += 1
+            after, _ = apply_workspace_edit(text, uri, resolved.edit)
+            ast.parse(after)
+            others = [ln for j, ln in enumerate(text.splitlines()) if j != row]
+            assert [ln for j, ln in enumerate(after.splitlines()) if j != row] == others  # only the selection
+    assert edits >= 1, "no broken line was refined into code that parses"
