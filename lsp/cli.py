@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from lsp.eval_command import main as eval_main
 
         return eval_main(argv[1:])
+    if argv and argv[0] == "bench-lsp":
+        from lsp.bench_lsp import main as bench_lsp_main
+
+        return bench_lsp_main(argv[1:])
     p = argparse.ArgumentParser(prog="fillgap", description="Fill gaps in code with a diffusion language model.")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the language server on stdio")
@@ -56,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="hold a model and answer fill requests on stdio (see fillgap worker -h)")
     sub.add_parser("train", help="train a checkpoint (see fillgap train -h)")
     sub.add_parser("bench", help="diffusion vs autoregressive decode throughput (see fillgap bench -h)")
+    sub.add_parser("bench-lsp", help="initialize latency of fillgap serve against a bare pygls server")
     ns = p.parse_args(argv)
     if ns.command == "serve":
         from lsp.server import main as serve_main

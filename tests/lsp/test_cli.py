@@ -66,3 +66,14 @@ def test_the_server_side_never_imports_torch() -> None:
     code = "import sys, lsp.server, lsp.cli, lsp.fill_file, lsp.measure; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_bench_lsp_times_both_servers_in_one_run() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "lsp.cli", "bench-lsp", "--repeats", "1"], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["bare_pygls_s"] > 0 and report["fillgap_s"] > 0
+    assert report["difference_s"] == pytest.approx(report["fillgap_s"] - report["bare_pygls_s"], abs=2e-3)
