@@ -68,6 +68,11 @@ class SuggestionCache:
         self.counts["accepted"] += 1
         self._shown.pop(uri, None)
 
+    def clear(self) -> None:
+        """Drop every suggestion (new settings write other ones); the counts stay."""
+        self._exact.clear()
+        self._shown.clear()
+
     def forget(self, uri: str) -> None:
         self._shown.pop(uri, None)
         for key in [k for k in self._exact if k[0] == uri]:

@@ -51,11 +51,11 @@ class FillgapServer(LanguageServer):
     def configure(self, settings: Settings) -> WorkerClient | None:
         """Take new settings; returns the old worker when the new ones need another (caller closes it)."""
         old, self.settings = self.worker, settings
+        self.cache.clear()  # suggestions made under other settings
         command = worker_command(settings.model, settings.device, settings.threads)
         if old is not None and old.command == command:
             return None
         self.worker = WorkerClient(command)
-        self.cache = SuggestionCache()  # suggestions of another model
         return old
 
 
