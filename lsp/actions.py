@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import tree_sitter as ts
 from lsprotocol import types
 
-from lsp.gaps import Budgets, Gap, placeholder_gaps
+from lsp.gaps import Budgets, Gap, line_end, line_start, placeholder_gaps
 
 FILL_BODY = "Fill body"
 FILL_ALL = "Fill all gaps in file"
@@ -42,17 +43,22 @@ def _action(title: str, data: ActionData) -> types.CodeAction:
 
 
 def list_actions(
-    language_id: str, text: str, uri: str, version: int, start: int, end: int, budgets: Budgets
+    language_id: str,
+    text: str,
+    uri: str,
+    version: int,
+    start: int,
+    end: int,
+    budgets: Budgets,
+    tree: ts.Tree | None = None,
 ) -> list[types.CodeAction]:
     """The actions for a range (character offsets): fill the body it touches, fill all, rewrite it."""
-    gaps = placeholder_gaps(language_id, text, budgets)
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
+    gaps = placeholder_gaps(language_id, text, budgets, tree)
+    first, last = line_start(text, start), line_end(text, end)
     actions = [
         _action(FILL_BODY, ActionData(uri, version, "body", g.start, g.end))
         for g in gaps
-        if g.start <= line_end and g.end >= line_start
+        if g.start <= last and g.end >= first
     ]
     if gaps:
         actions.append(_action(f"{FILL_ALL} ({len(gaps)})", ActionData(uri, version, "all", 0, len(text))))
@@ -80,8 +86,7 @@ def parse_data(data: object) -> ActionData:
 def rewrite_gap(text: str, start: int, end: int) -> Gap:
     """The selection as a gap whose budgets bracket its current length."""
     n = max(4, int(len(text[start:end]) / CHARS_PER_TOKEN))
-    line_start = text.rfind("\n", 0, start) + 1
-    before = text[line_start:start]
+    before = text[line_start(text, start) : start]
     indent = before if not before.strip() else before[: len(before) - len(before.lstrip())]
     kind = "lines" if "\n" in text[start:end] else "line"
     return Gap(kind, start, end, indent, tuple(sorted({max(4, int(n * 0.75)), n, int(n * 1.5)})))

@@ -83,6 +83,8 @@ def insert_text(item: types.InlineCompletionItem) -> str:
     return item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
 
 
+# Not pygls's TextDocument: it splits lines with str.splitlines (form feeds, U+2028, ... end a
+# line there), while LSP and the server count only \n, \r\n and \r.
 def position_of(text: str, offset: int) -> types.Position:
     """The LSP position (UTF-16 columns) of a character offset."""
     line_start = text.rfind("\n", 0, offset) + 1

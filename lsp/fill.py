@@ -169,5 +169,20 @@ async def refine_span(
     return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
 
 
+async def fill_in_turn(
+    worker: WorkerClient, language_id: str, document: str, gaps: list[Gap], sampler: SamplerSettings
+) -> tuple[list[Suggestion], str]:
+    """Fill gaps last to first, each seeing the fills after it; offsets before each gap stay valid,
+    so the suggestions (returned in document order, with the filled document) are all edits of
+    the original document."""
+    filled: list[Suggestion] = []
+    for gap in reversed(gaps):
+        suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
+        if suggestion is not None:
+            document = apply(document, suggestion)
+            filled.append(suggestion)
+    return filled[::-1], document
+
+
 def apply(document: str, suggestion: Suggestion) -> str:
     return document[: suggestion.gap.start] + suggestion.text + document[suggestion.gap.end :]

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp.fill import Suggestion, apply, fill_gap
+from lsp.fill import Suggestion, fill_in_turn
 from lsp.gaps import placeholder_gaps
 from lsp.syntax import EXTENSIONS, error_nodes, parse
 from lsp.worker_client import WorkerClient
@@ -49,13 +49,8 @@ async def fill_file(worker: WorkerClient, path: Path, sampler: SamplerSettings) 
     language = language_of(path)
     text = path.read_text(encoding="utf-8")
     gaps = placeholder_gaps(language, text)
-    after, filled = text, []
-    for gap in reversed(gaps):
-        suggestion = (await fill_gap(worker, language, after, gap, sampler)).suggestion
-        if suggestion is not None:
-            after = apply(after, suggestion)
-            filled.append(suggestion)
-    return FileFill(path, text, after, len(gaps), filled[::-1])
+    filled, after = await fill_in_turn(worker, language, text, gaps, sampler)
+    return FileFill(path, text, after, len(gaps), filled)
 
 
 async def run(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings) -> int:

@@ -62,11 +62,13 @@ def _only_statement(node: ts.Node) -> bool:
     return all(c.id == node.id or _is_docstring_or_comment(c) for c in block.named_children)
 
 
-def _line_start(text: str, offset: int) -> int:
+def line_start(text: str, offset: int) -> int:
+    """Offset of the start of the line holding `offset`."""
     return text.rfind("\n", 0, offset) + 1
 
 
-def _line_end(text: str, offset: int) -> int:
+def line_end(text: str, offset: int) -> int:
+    """Offset of the end (the newline, or the end of text) of the line holding `offset`."""
     end = text.find("\n", offset)
     return len(text) if end < 0 else end
 
@@ -83,7 +85,7 @@ def placeholder_gaps(
         if not _only_statement(node):
             continue
         start, end = index.to_char(node.start_byte), index.to_char(node.end_byte)
-        indent = text[_line_start(text, start) : start]
+        indent = text[line_start(text, start) : start]
         if indent.strip():
             continue  # `def f(): pass` on one line: no body line to write into
         gaps.append(Gap("body", start, end, indent, budgets.body))
@@ -94,13 +96,13 @@ def find_gap(
     language_id: str, text: str, offset: int, budgets: Budgets = DEFAULT_BUDGETS, tree: ts.Tree | None = None
 ) -> Gap:
     """The gap at the cursor: the placeholder body on its line, else its blank line, else the rest of its line."""
-    line_start, line_end = _line_start(text, offset), _line_end(text, offset)
+    start_of_line, end_of_line = line_start(text, offset), line_end(text, offset)
     for gap in placeholder_gaps(language_id, text, budgets, tree):
-        if _line_start(text, gap.start) == line_start:
+        if line_start(text, gap.start) == start_of_line:
             return gap
-    line = text[line_start:line_end]
+    line = text[start_of_line:end_of_line]
     if not line.strip():
-        indent = line[: offset - line_start]
-        return Gap("lines", offset, line_end, indent, budgets.lines)
+        indent = line[: offset - start_of_line]
+        return Gap("lines", offset, end_of_line, indent, budgets.lines)
     indent = line[: len(line) - len(line.lstrip())]
     return Gap("line", offset, offset, indent, budgets.line)

@@ -24,8 +24,8 @@ from pygls.workspace import TextDocument
 from lsp import __version__
 from lsp.actions import REFINE_BELOW, ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
 from lsp.cache import SuggestionCache
-from lsp.fill import Suggestion, apply, fill_gap, refine_span
-from lsp.gaps import Gap, find_gap, placeholder_gaps
+from lsp.fill import Suggestion, fill_gap, fill_in_turn, refine_span
+from lsp.gaps import Gap, find_gap, line_end, placeholder_gaps
 from lsp.settings import Settings, from_options
 from lsp.snippets import with_tab_stops
 from lsp.syntax import LANGUAGES
@@ -343,7 +343,8 @@ def code_actions(ls: FillgapServer, params: types.CodeActionParams) -> list[type
     check_position(doc, params.range.start, ls.workspace.position_encoding)
     check_position(doc, params.range.end, ls.workspace.position_encoding)
     start, end = doc.offset_at_position(params.range.start), doc.offset_at_position(params.range.end)
-    return list_actions(language, doc.source, doc.uri, doc.version or 0, start, end, ls.settings.budgets)
+    tree = ls.trees.tree(doc.uri, language, doc.source)
+    return list_actions(language, doc.source, doc.uri, doc.version or 0, start, end, ls.settings.budgets, tree)
 
 
 async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit | None:
@@ -390,19 +391,13 @@ async def _refine_edit(ls: FillgapServer, doc: TextDocument, data: ActionData) -
 
 
 async def fill_gaps(ls: FillgapServer, language: str, text: str, gaps: list[Gap]) -> list[Suggestion]:
-    """Fill gaps last to first, each seeing the fills after it; offsets before each gap stay valid."""
-    filled: list[Suggestion] = []
-    for gap in reversed(gaps):
-        try:
-            worker = await start_worker(ls)
-            suggestion = (await fill_gap(worker, language, text, gap, ls.settings.sampler)).suggestion
-        except WorkerUnavailable as exc:
-            tell_worker_failed(ls, exc)
-            return []
-        if suggestion is not None:
-            text = apply(text, suggestion)
-            filled.append(suggestion)
-    return filled[::-1]
+    try:
+        worker = await start_worker(ls)
+        filled, _ = await fill_in_turn(worker, language, text, gaps, ls.settings.sampler)
+        return filled
+    except WorkerUnavailable as exc:
+        tell_worker_failed(ls, exc)
+        return []
 
 
 @server.feature(types.CODE_ACTION_RESOLVE)
@@ -433,11 +428,10 @@ async def fill_body_command(ls: FillgapServer, *args: Any) -> dict[str, object]:
         raise JsonRpcInvalidParams("fillgap.fillBody takes (uri, line)")
     doc = open_document(ls, args[0])
     check_position(doc, types.Position(line=args[1], character=0), ls.workspace.position_encoding)
-    text = doc.source
+    text, language = doc.source, doc.language_id or ""
     at = doc.offset_at_position(types.Position(line=args[1], character=0))
-    line_end = text.find("\n", at)
-    line_end = len(text) if line_end < 0 else line_end
-    on_line = [g for g in placeholder_gaps(doc.language_id or "", text) if at <= g.start <= line_end]
+    tree = ls.trees.tree(doc.uri, language, text)
+    on_line = [g for g in placeholder_gaps(language, text, tree=tree) if at <= g.start <= line_end(text, at)]
     if not on_line:
         return {"applied": False, "reason": "no placeholder body on that line"}
     return await apply_action(ls, ActionData(doc.uri, doc.version or 0, "body", on_line[0].start, on_line[0].end))
