@@ -84,7 +84,7 @@ def insert_text(item: types.InlineCompletionItem) -> str:
 
 
 # Not pygls's TextDocument: it splits lines with str.splitlines (form feeds, U+2028, ... end a
-# line there), while LSP and the server count only \n, \r\n and \r.
+# line there), while the server counts lines by \n, as these do.
 def position_of(text: str, offset: int) -> types.Position:
     """The LSP position (UTF-16 columns) of a character offset."""
     line_start = text.rfind("\n", 0, offset) + 1
