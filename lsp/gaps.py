@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from lsp.syntax import ByteIndex, grammar, parse
+from lsp.syntax import ByteIndex, captured, grammar, parse
 
 BODY_BUDGETS = (8, 16, 32, 48)  # tokens; the model pads what it does not use with null tokens
 LINES_BUDGETS = (16, 32)
@@ -47,19 +47,17 @@ class Gap:
         return self.kind != "line"
 
 
-def _is_docstring_or_comment(node: ts.Node) -> bool:
-    if node.type == "comment":
-        return True
-    return (
-        node.type == "expression_statement" and node.named_child_count == 1 and node.named_children[0].type == "string"
-    )
-
-
-def _only_statement(node: ts.Node) -> bool:
-    block = node.parent
-    if block is None or block.type != "block":
+def _only_statement(node: ts.Node, blocks: set[int], trivia: set[int]) -> bool:
+    """Whether `node` is alone in its block but for trivia (docstrings, comments), climbing
+    through nested statement containers (Go keeps a block's statements in a statement_list)."""
+    parent = node.parent
+    if parent is None or parent.id not in blocks:
         return False
-    return all(c.id == node.id or _is_docstring_or_comment(c) for c in block.named_children)
+    while parent is not None and parent.id in blocks:
+        if not all(c.id == node.id or c.id in trivia for c in parent.named_children):
+            return False
+        node, parent = parent, parent.parent
+    return True
 
 
 def line_start(text: str, offset: int) -> int:
@@ -79,10 +77,12 @@ def placeholder_gaps(
     """Every placeholder body in the document, in order."""
     tree = tree or parse(language_id, text)
     index = ByteIndex(text)
-    captures = ts.QueryCursor(grammar(language_id).gaps).captures(tree.root_node)
+    g = grammar(language_id)
+    blocks = {n.id for n in captured(g.blocks, tree.root_node, "block")}
+    trivia = {n.id for n in captured(g.trivia, tree.root_node, "trivia")}
     gaps = []
-    for node in sorted(captures.get("placeholder", []), key=lambda n: n.start_byte):
-        if not _only_statement(node):
+    for node in sorted(captured(g.gaps, tree.root_node, "placeholder"), key=lambda n: n.start_byte):
+        if not _only_statement(node, blocks, trivia):
             continue
         start, end = index.to_char(node.start_byte), index.to_char(node.end_byte)
         indent = text[line_start(text, start) : start]

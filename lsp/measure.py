@@ -1,6 +1,7 @@
 """`fillgap measure FILE...`: blank real function bodies and ask for them back.
 
-For each function body (after its docstring) the statements are replaced by `pass`, and the
+For each function body (after its docstring and comments) the statements are replaced by the
+language's placeholder (`pass`, `throw new Error("TODO");`, `panic("TODO")`, `todo!()`), and the
 gap is filled through the worker exactly as the server fills it. Reported: the share of raw
 model insertions that parse in context, the share of gaps for which a suggestion is offered
 (after clean-up and the syntax check, which guarantees it parses), exact matches (whitespace
@@ -22,7 +23,7 @@ import tree_sitter as ts
 from lsp.fill import fill_gap
 from lsp.gaps import BODY_BUDGETS, Gap
 from lsp.postprocess import parses
-from lsp.syntax import EXTENSIONS, ByteIndex, grammar, parse
+from lsp.syntax import EXTENSIONS, ByteIndex, captured, grammar, parse
 from lsp.worker_client import WorkerClient
 from model.protocol import SamplerSettings
 
@@ -30,7 +31,8 @@ from model.protocol import SamplerSettings
 @dataclass(frozen=True)
 class BodyCase:
     path: str
-    document: str  # with the body replaced by `pass`
+    language: str
+    document: str  # with the body replaced by the language's placeholder
     gap: Gap
     truth: str
 
@@ -54,21 +56,32 @@ def body_cases(path: Path, budgets: tuple[int, ...] = BODY_BUDGETS) -> list[Body
         return []
     text = path.read_text(encoding="utf-8", errors="replace")
     index = ByteIndex(text)
+    g = grammar(language)
+    root = parse(language, text).root_node
+    trivia = {n.id for n in captured(g.trivia, root, "trivia")}
     cases = []
-    for block in ts.QueryCursor(grammar(language).bodies).captures(parse(language, text).root_node).get("body", []):
-        stmts = [c for c in block.named_children if c.type != "comment"]
-        if stmts and stmts[0].type == "expression_statement" and stmts[0].named_children[0].type == "string":
-            stmts = stmts[1:]
+    for block in captured(g.bodies, root, "body"):
+        stmts = _statements(block, trivia)
         if not stmts:
             continue
         start, end = index.to_char(stmts[0].start_byte), index.to_char(stmts[-1].end_byte)
         indent = text[text.rfind("\n", 0, start) + 1 : start]
         if indent.strip():
             continue
-        document = text[:start] + "pass" + text[end:]
-        gap = Gap("body", start, start + 4, indent, budgets)
-        cases.append(BodyCase(str(path), document, gap, text[start:end]))
+        document = text[:start] + g.placeholder + text[end:]
+        gap = Gap("body", start, start + len(g.placeholder), indent, budgets)
+        cases.append(BodyCase(str(path), language, document, gap, text[start:end]))
     return cases
+
+
+def _statements(block: ts.Node, trivia: set[int]) -> list[ts.Node]:
+    """A body's statements after its leading docstring and comments (Go nests them in a statement_list)."""
+    stmts = list(block.named_children)
+    while stmts and stmts[0].id in trivia:
+        stmts = stmts[1:]
+    if len(stmts) == 1 and stmts[0].type == "statement_list":
+        return _statements(stmts[0], trivia)
+    return stmts
 
 
 def _norm(code: str) -> str:
@@ -91,9 +104,9 @@ async def measure(
     times = []
     for case in cases:
         t0 = time.perf_counter()
-        outcome = await fill_gap(worker, "python", case.document, case.gap, sampler)
+        outcome = await fill_gap(worker, case.language, case.document, case.gap, sampler)
         times.append((time.perf_counter() - t0) * 1000)
-        raw_ok += parses("python", case.document, case.gap, outcome.raw)
+        raw_ok += parses(case.language, case.document, case.gap, outcome.raw)
         how[outcome.how] += 1
         if outcome.suggestion is not None:
             exact += _norm(outcome.suggestion.text) == _norm(case.truth)

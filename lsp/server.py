@@ -131,8 +131,8 @@ def check_position(doc: TextDocument, pos: types.Position, encoding: str | None)
 async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: bool = False) -> Suggestion | None:
     """The suggestion at the cursor: from the cache, or typed through, or from the model."""
     language = doc.language_id or ""
-    if language not in LANGUAGES:
-        ls.window_log_message(types.LogMessageParams(types.MessageType.Log, f"fillgap: no grammar for {language!r}"))
+    if not ls.settings.fills(language):
+        ls.window_log_message(types.LogMessageParams(types.MessageType.Log, f"fillgap: not filling {language!r}"))
         return None
     text = doc.source
     rest = ls.cache.typed_through(doc.uri, text, offset)
@@ -338,7 +338,7 @@ async def completion(ls: FillgapServer, params: types.CompletionParams) -> types
 def code_actions(ls: FillgapServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     doc = open_document(ls, params.text_document.uri)
     language = doc.language_id or ""
-    if language not in LANGUAGES:
+    if not ls.settings.fills(language):
         return []
     check_position(doc, params.range.start, ls.workspace.position_encoding)
     check_position(doc, params.range.end, ls.workspace.position_encoding)
@@ -463,7 +463,7 @@ def status(ls: FillgapServer) -> dict[str, object]:
         "model": ready.model if ready else ls.settings.model,
         "device": ready.device if ready else ls.settings.device,
         "backend": getattr(ready, "backend", None),
-        "languages": sorted(LANGUAGES),
+        "languages": sorted(lang for lang in LANGUAGES if ls.settings.fills(lang)),
         "documents": len(ls.workspace.text_documents),
         "suggestions": dict(ls.cache.counts),
         "sampler": asdict(ls.settings.sampler),

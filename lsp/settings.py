@@ -8,6 +8,7 @@ from typing import Any
 import cattrs
 
 from lsp.gaps import Budgets
+from lsp.syntax import LANGUAGES
 from model.protocol import SamplerSettings
 
 
@@ -20,12 +21,20 @@ class Settings:
     budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
     debounce_ms: int = 150  # automatic (as-you-type) requests wait this long for a pause
     snippets: str = "auto"  # doubtful spans as tab stops: "on", "off", or "auto" (if the client takes snippets)
+    languages: list[str] | None = None  # languageIds to fill in; None: every language with a grammar
 
     def __post_init__(self) -> None:
         if self.snippets not in ("on", "off", "auto"):
             raise ValueError(f"snippets must be on, off or auto, not {self.snippets!r}")
         if not 0 <= self.debounce_ms <= 10_000:
             raise ValueError(f"debounce_ms must be 0 to 10000, not {self.debounce_ms}")
+        unknown = sorted(set(self.languages or ()) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"languages: no grammar for {unknown}; known: {sorted(LANGUAGES)}")
+
+    def fills(self, language_id: str) -> bool:
+        """Whether documents of this languageId get suggestions."""
+        return language_id in LANGUAGES and (self.languages is None or language_id in self.languages)
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)

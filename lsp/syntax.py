@@ -15,11 +15,30 @@ import tree_sitter as ts
 
 from grammars import query_source
 
-# languageId (as editors send it) -> (grammar module, grammar folder)
-LANGUAGES: dict[str, tuple[str, str]] = {
-    "python": ("tree_sitter_python", "python"),
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    module: str  # the grammar's PyPI wheel, as imported
+    function: str  # its function returning the language pointer
+    folder: str  # grammars/<folder> holds the queries
+    extensions: tuple[str, ...]
+    placeholder: str  # a body that does nothing yet: what `fillgap measure` writes in place of one
+
+
+_THROW = 'throw new Error("TODO");'
+
+# languageId (as editors send it) -> its grammar. Adding a language is a folder and a line.
+LANGUAGES: dict[str, LanguageSpec] = {
+    "python": LanguageSpec("tree_sitter_python", "language", "python", (".py", ".pyi"), "pass"),
+    "javascript": LanguageSpec("tree_sitter_javascript", "language", "javascript", (".js", ".mjs", ".cjs"), _THROW),
+    "javascriptreact": LanguageSpec("tree_sitter_javascript", "language", "javascript", (".jsx",), _THROW),
+    "typescript": LanguageSpec("tree_sitter_typescript", "language_typescript", "typescript", (".ts", ".mts"), _THROW),
+    "typescriptreact": LanguageSpec("tree_sitter_typescript", "language_tsx", "typescript", (".tsx",), _THROW),
+    "go": LanguageSpec("tree_sitter_go", "language", "go", (".go",), 'panic("TODO")'),
+    "rust": LanguageSpec("tree_sitter_rust", "language", "rust", (".rs",), "todo!()"),
 }
-EXTENSIONS = {".py": "python", ".pyi": "python"}
+EXTENSIONS = {ext: lang for lang, spec in LANGUAGES.items() for ext in spec.extensions}
+QUERIES = ("gaps", "bodies", "trivia", "invalid", "blocks")
 
 
 class UnsupportedLanguage(LookupError):
@@ -34,16 +53,23 @@ class Grammar:
     bodies: ts.Query
     trivia: ts.Query
     invalid: ts.Query
+    blocks: ts.Query
+    placeholder: str
 
 
 @cache
 def grammar(language_id: str) -> Grammar:
-    if language_id not in LANGUAGES:
+    spec = LANGUAGES.get(language_id)
+    if spec is None:
         raise UnsupportedLanguage(language_id)
-    module, folder = LANGUAGES[language_id]
-    lang = ts.Language(importlib.import_module(module).language())
-    queries = (ts.Query(lang, query_source(folder, name)) for name in ("gaps", "bodies", "trivia", "invalid"))
-    return Grammar(folder, lang, *queries)
+    lang = ts.Language(getattr(importlib.import_module(spec.module), spec.function)())
+    gaps, bodies, trivia, invalid, blocks = (ts.Query(lang, query_source(spec.folder, name)) for name in QUERIES)
+    return Grammar(spec.folder, lang, gaps, bodies, trivia, invalid, blocks, spec.placeholder)
+
+
+def captured(query: ts.Query, node: ts.Node, name: str) -> list[ts.Node]:
+    """The nodes a query captures under `name` in the subtree of `node`."""
+    return list(ts.QueryCursor(query).captures(node).get(name, []))
 
 
 def parse(language_id: str, text: str) -> ts.Tree:
@@ -53,9 +79,7 @@ def parse(language_id: str, text: str) -> ts.Tree:
 def error_nodes(tree: ts.Tree, language_id: str) -> list[ts.Node]:
     """ERROR and MISSING nodes, outermost only, and the nodes the language's invalid.scm names
     (what tree-sitter's lenient grammar accepts but the language does not)."""
-    found: list[ts.Node] = list(
-        ts.QueryCursor(grammar(language_id).invalid).captures(tree.root_node).get("invalid", [])
-    )
+    found = captured(grammar(language_id).invalid, tree.root_node, "invalid")
     stack = [tree.root_node]
     while stack:
         node = stack.pop()

@@ -1,6 +1,7 @@
-"""The training corpus: Python files under a folder, deduplicated, split into train and held-out by file.
+"""The training corpus: source files under folders, deduplicated, split into train and held-out by file.
 
-The default folder is this interpreter's standard library (PSF license) without its test suites.
+The default folder is this interpreter's standard library (PSF license) without its test suites;
+other languages' files are taken by suffix (`CODE_SUFFIXES`), each folder optionally capped in bytes.
 The split is a hash of each file's relative path, so it is stable across machines and runs.
 """
 
@@ -11,9 +12,12 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-EXCLUDED_DIRS = {"test", "tests", "idle_test", "__pycache__"}
+EXCLUDED_DIRS = {"test", "tests", "idle_test", "__pycache__", "testdata", "vendor"}
 INSTALLED_DIRS = {"site-packages", "dist-packages"}  # left out unless asked for: other licenses
 MAX_FILE_BYTES = 400_000  # generated tables (e.g. unicode data) teach nothing about code
+# The languages the server knows (lsp/syntax.py); `.d.ts` declarations and minified bundles are skipped.
+CODE_SUFFIXES = (".py", ".js", ".mjs", ".ts", ".go", ".rs")
+SKIPPED_NAMES = (".d.ts", ".min.js", "_test.go")
 
 
 @dataclass(frozen=True)
@@ -27,13 +31,29 @@ def stdlib_dir() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-def collect(root: Path, installed: bool = False, seen: set[str] | None = None) -> list[SourceFile]:
-    """Python files under root, without test suites, huge files or duplicates (by content);
-    installed packages (site-packages) only when `installed`."""
+def _wanted(path: Path, suffixes: tuple[str, ...]) -> bool:
+    return path.suffix in suffixes and not path.name.endswith(SKIPPED_NAMES)
+
+
+def collect(
+    root: Path,
+    installed: bool = False,
+    seen: set[str] | None = None,
+    suffixes: tuple[str, ...] = (".py",),
+    cap_bytes: int = 0,
+) -> list[SourceFile]:
+    """Source files under root with one of `suffixes`, without test suites, huge files or
+    duplicates (by content); installed packages (site-packages) only when `installed`. With
+    `cap_bytes`, files are taken in a stable pseudo-random order until the cap, so a big tree
+    (the Go standard library) does not drown the others."""
     seen = set() if seen is None else seen
     out: list[SourceFile] = []
     skip = EXCLUDED_DIRS if installed else EXCLUDED_DIRS | INSTALLED_DIRS
-    for path in sorted(root.rglob("*.py")):
+    paths = sorted(p for p in root.rglob("*") if _wanted(p, suffixes) and p.is_file())
+    if cap_bytes:
+        paths.sort(key=lambda p: hashlib.sha256(p.relative_to(root).as_posix().encode()).hexdigest())
+    total = 0
+    for path in paths:
         rel = path.relative_to(root)
         if any(part in skip for part in rel.parts[:-1]):
             continue
@@ -46,15 +66,20 @@ def collect(root: Path, installed: bool = False, seen: set[str] | None = None) -
         digest = hashlib.sha256(raw).hexdigest()
         if digest in seen:
             continue
+        if cap_bytes and total + len(raw) > cap_bytes:
+            continue
         seen.add(digest)
+        total += len(raw)
         out.append(SourceFile(path, rel.as_posix(), raw.decode("utf-8", errors="replace")))
     return out
 
 
-def collect_all(roots: list[Path], installed: bool = False) -> list[SourceFile]:
-    """Several folders as one corpus, deduplicated across them."""
+def collect_all(
+    roots: list[Path], installed: bool = False, suffixes: tuple[str, ...] = (".py",), cap_bytes: int = 0
+) -> list[SourceFile]:
+    """Several folders as one corpus, deduplicated across them, each capped at `cap_bytes`."""
     seen: set[str] = set()
-    return [f for root in roots for f in collect(root, installed, seen)]
+    return [f for root in roots for f in collect(root, installed, seen, suffixes, cap_bytes)]
 
 
 def is_held_out(rel: str, percent: int = 3) -> bool:

@@ -23,7 +23,9 @@ import contextlib
 import json
 import math
 import random
+import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint import load_state, save_checkpoint
+from model.checkpoint import load_state, read_config, save_checkpoint
 from model.corpus import SourceFile, collect_all, split, stdlib_dir
 from model.decontaminate import check as humaneval_leaks
+from model.families import our_config
 from model.tokenizer import CodeTokenizer, SpecialIds, train_tokenizer
 from model.transformer import DiffusionLM, ModelConfig
 
@@ -251,6 +254,20 @@ def plot_losses(log_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
+def _start_from(init: Path, out: Path) -> None:
+    """A fine-tune keeps its base's tokenizer (the embeddings are indexed by it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "tokenizer.json").is_file():
+        shutil.copyfile(init / "tokenizer.json", out / "tokenizer.json")
+
+
+def _init_state(init: Path, model: DiffusionLM) -> dict[str, torch.Tensor]:
+    state = load_state(init)
+    if model.config.tie_word_embeddings:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    return state
+
+
 def build_tokenizer(files: list[SourceFile], vocab_size: int, out: Path) -> CodeTokenizer:
     path = out / "tokenizer.json"
     if path.is_file():
@@ -267,8 +284,11 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     device = torch.device(args.device)
     roots = [Path(d) for d in args.data]
-    files = collect_all(roots, installed=args.site_packages)
+    suffixes = tuple(args.suffixes.split(","))
+    files = collect_all(roots, installed=args.site_packages, suffixes=suffixes, cap_bytes=int(args.cap_mb * 1e6))
     train_files, held_files = split(files)
+    if args.init:
+        _start_from(Path(args.init), out)
     tok = build_tokenizer(train_files, args.vocab_size, out)
     cfg = TrainConfig(
         seq_len=args.seq_len,
@@ -288,11 +308,17 @@ def train(args: argparse.Namespace) -> None:
         max_position_embeddings=args.seq_len * 2,
         shift_logits=args.ar_fraction > 0,
     )
+    if args.init:  # the architecture is the base's, whatever the size flags say
+        mcfg = ModelConfig.from_dict(our_config(read_config(Path(args.init))))
     t0 = time.time()
     train_stream, held_stream = TokenStream(train_files, tok), TokenStream(held_files, tok)
     corpus = {
         "roots": [str(r) for r in roots],
         "site_packages": bool(args.site_packages),
+        "suffixes": list(suffixes),
+        "cap_mb_per_root": args.cap_mb,
+        "init": args.init,
+        "files_by_suffix": dict(Counter(Path(f.rel).suffix for f in train_files)),
         "files_train": len(train_files),
         "files_held_out": len(held_files),
         "tokens_train": int(len(train_stream.ids)),
@@ -310,6 +336,8 @@ def train(args: argparse.Namespace) -> None:
         lr=cfg.lr,
         betas=(0.9, 0.95),
     )
+    if args.init and not (out / "train_state.json").is_file():
+        model.load_state_dict(_init_state(Path(args.init), model), strict=True)
     step, elapsed = _load_train_state(out, model, opt)
     print(json.dumps({"params": model.num_parameters(), "resume_step": step}), flush=True)
     rng = random.Random(args.seed * 1_000_003 + step)
@@ -378,6 +406,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data", nargs="+", default=[str(stdlib_dir())], help="folders of Python files (default: the stdlib)"
     )
     p.add_argument("--site-packages", action="store_true", help="include installed packages under those folders")
+    p.add_argument("--suffixes", default=".py", help="file suffixes to train on, comma-separated: .py,.js,.ts,.go,.rs")
+    p.add_argument("--cap-mb", type=float, default=0.0, help="at most this many MB of files from each --data folder")
+    p.add_argument("--init", help="start from this checkpoint's weights and tokenizer (a fine-tune; fresh optimizer)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on CUDA)")
     p.add_argument("--out", required=True, help="checkpoint folder to write (resumed if it holds a run)")
     p.add_argument("--vocab-size", type=int, default=8192)

@@ -1,0 +1,1 @@
+; Nothing that tree-sitter-go accepts is known to be rejected by the compiler for our purposes.

@@ -1,0 +1,1 @@
+; Nothing that tree-sitter-javascript accepts is known to be rejected by engines for our purposes.

@@ -1,0 +1,2 @@
+; Function bodies, for measuring fills (`fillgap measure`).
+(function_item body: (block) @body)

@@ -1,0 +1,1 @@
+(statement_block) @block
