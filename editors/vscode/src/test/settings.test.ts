@@ -1,0 +1,46 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { toServerSettings } from "../settings";
+
+const from = (values: Record<string, unknown>) => toServerSettings((key) => values[key]);
+
+test("VS Code's setting names become the server's keys", () => {
+  const settings = from({
+    model: " /models/dream ",
+    device: "cuda",
+    threads: 1,
+    debounceMs: 300,
+    snippets: "off",
+    "sampler.steps": 16,
+    "sampler.refineRounds": 0,
+    "sampler.tau": 0.5,
+    "sampler.temperature": 0.2,
+    "sampler.seed": 7,
+    "sampler.threshold": 0.9,
+  });
+  assert.deepEqual(settings, {
+    model: "/models/dream",
+    device: "cuda",
+    threads: 1,
+    debounce_ms: 300,
+    snippets: "off",
+    sampler: { steps: 16, refine_rounds: 0, tau: 0.5, temperature: 0.2, seed: 7, threshold: 0.9 },
+  });
+});
+
+test("unset and empty settings are left to the server's defaults", () => {
+  assert.deepEqual(from({}), {});
+  assert.deepEqual(from({ model: "", device: "  " }), {});
+});
+
+test("malformed values are dropped rather than sent (the server refuses unknown or bad ones)", () => {
+  const settings = from({
+    threads: -1,
+    debounceMs: 1.5,
+    snippets: "sometimes",
+    "sampler.steps": "8",
+    "sampler.tau": Number.NaN,
+    "server.path": "/usr/bin/fillgap",
+  });
+  assert.deepEqual(settings, {});
+});
