@@ -40,3 +40,14 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# --- editors/ (issue 7) ---
+.PHONY: vscode nvim-screenshot
+
+# The VS Code extension: build, lint, unit tests and a .vsix (Node 20 + npm; no VS Code download).
+vscode:
+	cd editors/vscode && npm ci && npm run build && npm run lint && npm test && npx vsce package
+
+# Redraw editors/nvim/ghost-text.png: Neovim in tmux showing a suggestion from the shipped model.
+nvim-screenshot: setup
+	$(PY) -m tests.editors.screenshot
