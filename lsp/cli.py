@@ -1,4 +1,4 @@
-"""The `fillgap` command: serve, fill, measure, eval, worker, train, bench.
+"""The `fillgap` command: serve, fill, measure, eval, worker, status, train, bench.
 
 `worker`, `train` and `bench` run model code and are imported only when asked for, so `serve` and `fill`
 never load torch in this process.
@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from lsp.eval_command import main as eval_main
 
         return eval_main(argv[1:])
+    if argv and argv[0] == "status":
+        from lsp.worker_status import main as status_main
+
+        return status_main(argv[1:])
     if argv and argv[0] == "bench-lsp":
         from lsp.bench_lsp import main as bench_lsp_main
 
@@ -57,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     measure.add_argument("--budgets", default=None, help="gap length budgets in tokens, e.g. 48 or 8,16,32,48")
     _sampler_args(measure)
     sub.add_parser("eval", help="HumanEval infilling: fill through the server, run the tests (see fillgap eval -h)")
-    sub.add_parser("worker", help="hold a model and answer fill requests on stdio (see fillgap worker -h)")
+    sub.add_parser("worker", help="hold a model and answer fill requests, on stdio or a socket (fillgap worker -h)")
     sub.add_parser("train", help="train a checkpoint (see fillgap train -h)")
     sub.add_parser("bench", help="diffusion vs autoregressive decode throughput (see fillgap bench -h)")
+    sub.add_parser("status", help="counters of this user's running workers (see fillgap status -h)")
     sub.add_parser("bench-lsp", help="initialize latency of fillgap serve against a bare pygls server")
     ns = p.parse_args(argv)
     if ns.command == "serve":

@@ -30,7 +30,8 @@ from lsp.settings import Settings, from_options
 from lsp.snippets import with_tab_stops
 from lsp.syntax import LANGUAGES
 from lsp.trees import DocumentTrees
-from lsp.worker_client import WorkerClient, WorkerUnavailable, worker_command
+from lsp.worker_client import WorkerClient, WorkerUnavailable
+from lsp.worker_connect import connector_for
 
 log = logging.getLogger("fillgap.server")
 
@@ -52,10 +53,13 @@ class FillgapServer(LanguageServer):
         """Take new settings; returns the old worker when the new ones need another (caller closes it)."""
         old, self.settings = self.worker, settings
         self.cache.clear()  # suggestions made under other settings
-        command = worker_command(settings.model, settings.device, settings.threads)
-        if old is not None and old.command == command:
+        w = settings.worker
+        connector = connector_for(
+            settings.model, settings.device, settings.threads, w.mode, w.address, w.token_file, w.idle_timeout_s
+        )
+        if old is not None and old.key == connector.key:
             return None
-        self.worker = WorkerClient(command)
+        self.worker = WorkerClient(connector)
         return old
 
 
@@ -417,8 +421,14 @@ async def resolve_action(ls: FillgapServer, action: types.CodeAction) -> types.C
 
 
 @server.command("fillgap.status")
-def status_command(ls: FillgapServer, *args: Any) -> dict[str, object]:
-    return status(ls)
+async def status_command(ls: FillgapServer, *args: Any) -> dict[str, object]:
+    result = status(ls)
+    if ls.worker is not None and ls.worker.running:  # the worker's own counters; never starts one
+        try:
+            result["worker_status"] = asdict(await ls.worker.status(timeout=2.0))
+        except (WorkerUnavailable, TimeoutError) as exc:
+            result["worker_status"] = {"error": str(exc)}
+    return result
 
 
 @server.command("fillgap.fillBody")

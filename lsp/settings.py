@@ -11,6 +11,24 @@ from lsp.gaps import Budgets
 from lsp.syntax import LANGUAGES
 from model.protocol import SamplerSettings
 
+WORKER_MODES = ("shared", "private")
+
+
+@dataclass
+class WorkerSettings:
+    """Which worker serves fills (see lsp/worker_connect.py)."""
+
+    mode: str = "shared"  # shared: the per-user daemon for this model, started if needed; private: a child
+    address: str | None = None  # a worker someone runs: tcp://HOST:PORT (token needed) or unix:///PATH
+    token_file: str | None = None  # for a tcp:// address; else $FILLGAP_TOKEN
+    idle_timeout_s: int = 600  # a shared daemon this server starts exits after this long unused
+
+    def __post_init__(self) -> None:
+        if self.mode not in WORKER_MODES:
+            raise ValueError(f"worker.mode must be shared or private, not {self.mode!r}")
+        if self.idle_timeout_s < 0:
+            raise ValueError("worker.idle_timeout_s must be >= 0 (0: never)")
+
 
 @dataclass
 class Settings:
@@ -21,6 +39,7 @@ class Settings:
     budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
     debounce_ms: int = 150  # automatic (as-you-type) requests wait this long for a pause
     snippets: str = "auto"  # doubtful spans as tab stops: "on", "off", or "auto" (if the client takes snippets)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     languages: list[str] | None = None  # languageIds to fill in; None: every language with a grammar
 
     def __post_init__(self) -> None:

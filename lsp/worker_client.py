@@ -1,8 +1,11 @@
-"""The server's side of the worker process: start it on first need, send fills, match replies.
+"""The server's side of the worker: connect on first need, send fills, match replies.
 
-The worker is a child process speaking `model.protocol` frames on its stdin/stdout. If it dies,
-every pending request fails at once with `WorkerUnavailable` (the caller answers the editor with
-an empty result), and the next request starts a new worker.
+Which worker (private child, shared daemon, remote) is the connector's business
+(`lsp/worker_connect.py`). If the worker dies or the connection drops, every pending request fails
+at once with `WorkerUnavailable` (the caller answers the editor with an empty result), and a later
+request connects again, starting a new worker if needed. Repeated failures back off: the first
+reconnect is immediate, then 0.5 s, 1 s, 2 s, ... up to 30 s; in that window requests fail at once
+rather than wait, so the editor never hangs on a broken worker.
 """
 
 from __future__ import annotations
@@ -10,111 +13,136 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import sys
 from collections.abc import Sequence
 
+from lsp.worker_connect import (
+    ChildWorker,
+    Connector,
+    Link,
+    WorkerUnavailable,
+    read_message,
+    worker_command,
+)
 from model.protocol import (
-    HEADER_SIZE,
+    Cancel,
     ErrorReply,
     FillRequest,
     FillResult,
     ProtocolError,
     Ready,
     SamplerSettings,
-    decode_body,
+    StatusRequest,
+    WorkerStatus,
     encode_frame,
-    frame_length,
-    from_wire,
 )
+
+__all__ = ["WorkerClient", "WorkerUnavailable", "worker_command"]
 
 log = logging.getLogger("fillgap.worker_client")
 
+BACKOFF_MAX_S = 30.0
+DEFAULT_DEADLINE_MS = 30_000  # a fill the worker has not finished by then is given up (its place freed)
 
-class WorkerUnavailable(RuntimeError):
-    pass
 
-
-def worker_command(model: str | None, device: str = "cpu", threads: int = 0) -> list[str]:
-    cmd = [sys.executable, "-m", "model.worker", "--device", device]
-    if model:
-        cmd += ["--model", model]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    return cmd
+def backoff_s(failures: int) -> float:
+    """Wait before reconnecting after `failures` failures in a row: none after the first."""
+    return 0.0 if failures <= 1 else min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 2))
 
 
 class WorkerClient:
-    def __init__(self, command: Sequence[str], start_timeout: float = 120.0) -> None:
-        self.command = list(command)
+    def __init__(self, target: Sequence[str] | Connector, start_timeout: float = 120.0) -> None:
+        """`target`: a connector, or a command line to run as a private child worker."""
+        self.connector: Connector = ChildWorker(target) if isinstance(target, Sequence) else target
         self.start_timeout = start_timeout
+        self.deadline_ms = DEFAULT_DEADLINE_MS
         self.ready: Ready | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._link: Link | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[int, asyncio.Future[FillResult]] = {}
+        self._pending: dict[int, asyncio.Future[object]] = {}
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
         self._closing = False
+        self.failures = 0  # in a row; reset by a served fill
+        self._retry_at = 0.0
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return self.connector.key
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.returncode is None and self.ready is not None
+        return self._link is not None and self.ready is not None
 
     async def ensure_started(self) -> Ready:
         async with self._lock:
             if self.running and self.ready is not None:
                 return self.ready
-            return await self._start()
+            loop = asyncio.get_running_loop()
+            if loop.time() < self._retry_at:
+                raise WorkerUnavailable(f"worker failed; trying again in {self._retry_at - loop.time():.1f}s")
+            try:
+                link = await self.connector.connect(self.start_timeout)
+            except WorkerUnavailable:
+                self._failed()
+                raise
+            self._closing = False
+            self._link, self.ready = link, link.ready
+            self._reader = asyncio.create_task(self._read_loop(link))
+            log.info("worker ready: %s on %s (pid %d)", link.ready.model, link.ready.device, link.ready.pid)
+            return link.ready
 
-    async def _start(self) -> Ready:
-        log.info("starting worker: %s", " ".join(self.command))
-        proc = await asyncio.create_subprocess_exec(
-            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**26
-        )
-        self._proc = proc
-        try:
-            first = await asyncio.wait_for(self._read_message(proc), self.start_timeout)
-        except (TimeoutError, asyncio.IncompleteReadError, ProtocolError) as exc:
-            proc.kill()
-            raise WorkerUnavailable(f"worker did not start: {exc!r}") from exc
-        if isinstance(first, ErrorReply):
-            raise WorkerUnavailable(first.message)
-        if not isinstance(first, Ready):
-            proc.kill()
-            raise WorkerUnavailable(f"worker sent {type(first).__name__} before ready")
-        self.ready = first
-        self._reader = asyncio.create_task(self._read_loop(proc))
-        log.info("worker ready: %s on %s (%d parameters)", first.model, first.device, first.parameters)
-        return first
+    def _failed(self) -> None:
+        self.failures += 1
+        self._retry_at = asyncio.get_running_loop().time() + backoff_s(self.failures)
 
-    @staticmethod
-    async def _read_message(proc: asyncio.subprocess.Process) -> object:
-        assert proc.stdout is not None
-        head = await proc.stdout.readexactly(HEADER_SIZE)
-        body = await proc.stdout.readexactly(frame_length(head))
-        return from_wire(decode_body(body))
-
-    async def _read_loop(self, proc: asyncio.subprocess.Process) -> None:
+    async def _read_loop(self, link: Link) -> None:
         try:
             while True:
-                msg = await self._read_message(proc)
-                if isinstance(msg, FillResult | ErrorReply) and msg.id in self._pending:
-                    fut = self._pending.pop(msg.id)  # type: ignore[arg-type]
-                    if not fut.done():
-                        if isinstance(msg, ErrorReply):
-                            fut.set_exception(WorkerUnavailable(msg.message))
-                        else:
-                            fut.set_result(msg)
-                elif isinstance(msg, ErrorReply) and msg.message != "cancelled":
+                msg = await read_message(link.reader)
+                msg_id = getattr(msg, "id", None)
+                fut = self._pending.pop(msg_id, None) if isinstance(msg_id, int) else None
+                if fut is not None and not fut.done():
+                    if isinstance(msg, ErrorReply):
+                        fut.set_exception(WorkerUnavailable(msg.message))
+                    else:
+                        fut.set_result(msg)
+                elif isinstance(msg, ErrorReply) and msg.message not in ("cancelled", "deadline exceeded"):
                     log.warning("worker error: %s", msg.message)
-        except (asyncio.IncompleteReadError, ProtocolError, ConnectionError) as exc:
+        except (asyncio.IncompleteReadError, ProtocolError, ConnectionError, OSError) as exc:
             if not self._closing:
-                log.warning("worker stream ended: %r", exc)
+                log.warning("worker connection ended: %r", exc)
+                self._failed()
         finally:
             self.ready = None
+            if self._link is link:
+                self._link = None
+            link.writer.close()
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(WorkerUnavailable("worker exited"))
             self._pending.clear()
+
+    async def _ask(self, msg: FillRequest | StatusRequest) -> object:
+        await self.ensure_started()
+        link = self._link
+        if link is None:
+            raise WorkerUnavailable("worker exited")
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._pending[msg.id] = fut
+        try:
+            link.writer.write(encode_frame(msg))
+            await link.writer.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self._pending.pop(msg.id, None)
+            raise WorkerUnavailable("worker exited") from exc
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if isinstance(msg, FillRequest):
+                self._cancel(link, msg.id)  # the worker drops it before it starts, or at its next step
+            raise
+        finally:
+            self._pending.pop(msg.id, None)
 
     async def fill(
         self,
@@ -127,9 +155,6 @@ class WorkerClient:
         remask_below: float = 0.0,
     ) -> FillResult:
         """Candidates for the gap; with a draft, the draft with its `remask` character ranges rewritten."""
-        await self.ensure_started()
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None
         req = FillRequest(
             id=next(self._ids),
             prefix=prefix,
@@ -139,42 +164,30 @@ class WorkerClient:
             draft=draft,
             remask=[list(r) for r in remask],
             remask_below=remask_below,
+            deadline_ms=self.deadline_ms,
         )
-        fut: asyncio.Future[FillResult] = asyncio.get_running_loop().create_future()
-        self._pending[req.id] = fut
-        try:
-            proc.stdin.write(encode_frame(req))
-            await proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            self._pending.pop(req.id, None)
-            raise WorkerUnavailable("worker exited") from exc
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            self._cancel(req.id)  # the worker drops it before it starts, or at its next step
-            raise
-        finally:
-            self._pending.pop(req.id, None)
+        result = await self._ask(req)
+        assert isinstance(result, FillResult)
+        self.failures = 0
+        return result
 
-    def _cancel(self, req_id: int) -> None:
-        proc = self._proc
-        if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
-            return
-        proc.stdin.write(encode_frame({"type": "cancel", "id": req_id}))
+    async def status(self, timeout: float = 5.0) -> WorkerStatus:
+        """The worker's own counters (queue, served, latency, memory); starts it if needed."""
+        reply = await asyncio.wait_for(self._ask(StatusRequest(id=next(self._ids))), timeout)
+        if not isinstance(reply, WorkerStatus):
+            raise WorkerUnavailable(f"status answered with {type(reply).__name__}")
+        return reply
+
+    def _cancel(self, link: Link, req_id: int) -> None:
+        if self._link is link and not link.writer.is_closing():
+            link.writer.write(encode_frame(Cancel(id=req_id)))
 
     async def close(self) -> None:
-        proc = self._proc
-        if proc is None or proc.returncode is not None:
+        """Leave the worker: a private one is shut down, a shared one keeps serving others."""
+        link = self._link
+        if link is None:
             return
         self._closing = True
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(encode_frame({"type": "shutdown"}))
-            await proc.stdin.drain()
-            proc.stdin.close()
-            await asyncio.wait_for(proc.wait(), 5)
-        except (TimeoutError, BrokenPipeError, ConnectionResetError):
-            proc.kill()
-            await proc.wait()
+        await self.connector.stop(link)
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)

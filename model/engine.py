@@ -7,6 +7,7 @@ confidence of the tokens they keep.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from model.protocol import Candidate, FillRequest, FillResult
 from model.sampler import Sample, StopCheck, infill, revise, score_draft
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+log = logging.getLogger("fillgap.worker")
 SUFFIX_SHARE = 0.25  # of the context left after the gap, when the prefix alone would overflow it
 
 
@@ -50,6 +52,21 @@ def fit_window(prefix: list[int], suffix: list[int], budget: int, limit: int, eo
     return Window(ids=pre + [0] * budget + suffix[:n_suf], gap_start=n_pre, gap_len=budget)
 
 
+def _note_truncation(req: FillRequest, n_prefix: int, n_suffix: int, limit: int) -> None:
+    """A request longer than the context window is cut to fit (fit_window), never refused: say so.
+    Token counts only; the text of a document never goes to the log."""
+    need = n_prefix + n_suffix + 2 + max(req.budgets)
+    if need > limit:
+        log.info(
+            "fill %s: %d prefix + %d suffix tokens exceed the %d-token context; prefix cut from the start, "
+            "suffix from the end",
+            req.id,
+            n_prefix,
+            n_suffix,
+            limit,
+        )
+
+
 class FillEngine:
     def __init__(self, folder: Path, device: str = "cpu", threads: int | None = None, dtype: str = "auto") -> None:
         if threads:
@@ -69,6 +86,7 @@ class FillEngine:
         start = time.perf_counter()
         sp = self.tok.specials
         prefix, suffix = self.tok.encode(req.prefix), self.tok.encode(req.suffix)
+        _note_truncation(req, len(prefix), len(suffix), self.limit)
         if req.draft is not None:
             return self._revise(req, prefix, suffix, start, stop)
         windows = [fit_window(prefix, suffix, b, self.limit, sp.eos) for b in req.budgets]

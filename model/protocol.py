@@ -18,7 +18,11 @@ _LEN = struct.Struct(">I")
 
 
 class ProtocolError(Exception):
-    pass
+    """A frame that cannot be read as a message of this protocol: the connection is dropped."""
+
+
+class InvalidRequest(ProtocolError):
+    """A well-formed message of a known type whose fields are wrong: answered, connection kept."""
 
 
 @dataclass
@@ -54,6 +58,8 @@ class FillRequest:
     # With a draft and no ranges: re-mask the draft's tokens the model itself finds less likely
     # than this (scored with each token hidden in turn), the "refine selection" action.
     remask_below: float = 0.0
+    # Give up (answer "deadline exceeded") if not done this many ms after the worker got it; 0: never.
+    deadline_ms: int = 0
     type: str = "fill"
 
 
@@ -89,7 +95,59 @@ class Ready:
     parameters: int
     context_tokens: int
     backend: str = ""
+    pid: int = 0  # the worker's process id (shared daemons outlive the server that started them)
     type: str = "ready"
+
+
+@dataclass
+class Hello:
+    """A socket client's first frame; the worker answers Ready, or an error and a closed connection.
+    Over TCP the token must match the worker's (compared in constant time)."""
+
+    token: str = ""
+    type: str = "hello"
+
+
+@dataclass
+class Cancel:
+    id: int  # of a fill on the same connection; it stops at its next step boundary
+    type: str = "cancel"
+
+
+@dataclass
+class StatusRequest:
+    id: int = 0
+    type: str = "status"
+
+
+@dataclass
+class Shutdown:
+    """Stop the worker (a shared one too: every connection is dropped)."""
+
+    type: str = "shutdown"
+
+
+@dataclass
+class WorkerStatus:
+    id: int
+    model: str
+    device: str
+    backend: str
+    pid: int
+    uptime_s: float
+    connections: int
+    queued: int  # fills waiting for a place in the batch
+    running: int  # fills being denoised
+    served: int
+    cancelled: int
+    failed: int
+    p50_ms: float  # latency of the recent fills served (receipt to answer)
+    p95_ms: float
+    rss_mb: float
+    gpu_mb: float
+    forward_passes: int
+    mean_batch_rows: float  # rows per forward pass: how much batching there was
+    type: str = "worker_status"
 
 
 def to_wire(msg: Any) -> dict:
@@ -110,20 +168,29 @@ def _build(cls: type, d: dict) -> Any:
         raise ProtocolError(f"{cls.__name__}: {exc}") from exc
 
 
-def from_wire(d: Any) -> FillRequest | FillResult | ErrorReply | Ready | dict:
-    """Typed message for a decoded frame; control messages (status, shutdown, cancel) stay plain dicts."""
+def from_wire(d: Any) -> Any:
+    """The typed message for a decoded frame. ProtocolError for frames of another version or type;
+    InvalidRequest (a ProtocolError) for a known type with bad fields."""
     if not isinstance(d, dict):
         raise ProtocolError("a frame must hold a map")
     if d.get("v") != VERSION:
         raise ProtocolError(f"protocol version {d.get('v')!r} is not {VERSION}")
     kind = d.get("type")
+    if kind in _CONTROL:
+        try:
+            msg = _build(_CONTROL[kind], d)
+        except ProtocolError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        if kind in ("cancel", "status") and not isinstance(msg.id, int):
+            raise InvalidRequest(f"{kind}: id must be an integer")
+        return msg
     if kind == "fill":
-        req = _build(FillRequest, d)
-        if not isinstance(req.sampler, dict):
-            raise ProtocolError("fill: sampler must be a map")
-        req.sampler = _build(SamplerSettings, req.sampler)
-        _check_fill(req)
-        return req
+        try:
+            return _fill_request(d)
+        except InvalidRequest:
+            raise
+        except ProtocolError as exc:
+            raise InvalidRequest(str(exc)) from exc
     if kind == "result":
         res = _build(FillResult, d)
         res.candidates = [_build(Candidate, c) for c in res.candidates]
@@ -132,13 +199,21 @@ def from_wire(d: Any) -> FillRequest | FillResult | ErrorReply | Ready | dict:
         return _build(ErrorReply, d)
     if kind == "ready":
         return _build(Ready, d)
-    if kind in ("status", "shutdown"):
-        return d
-    if kind == "cancel":
-        if not isinstance(d.get("id"), int):
-            raise ProtocolError("cancel: id must be the integer id of a fill")
-        return d
+    if kind == "worker_status":
+        return _build(WorkerStatus, d)
     raise ProtocolError(f"unknown message type {kind!r}")
+
+
+_CONTROL: dict[str, type] = {"hello": Hello, "cancel": Cancel, "status": StatusRequest, "shutdown": Shutdown}
+
+
+def _fill_request(d: dict) -> FillRequest:
+    req = _build(FillRequest, d)
+    if not isinstance(req.sampler, dict):
+        raise InvalidRequest("fill: sampler must be a map")
+    req.sampler = _build(SamplerSettings, req.sampler)
+    _check_fill(req)
+    return req
 
 
 ORDERS = ("confidence", "margin", "entropy", "random")
@@ -175,6 +250,9 @@ def _check_fill(req: FillRequest) -> None:
         raise ProtocolError("fill: remask must be a list of [start, end] character ranges")
     if not isinstance(req.remask_below, int | float) or not 0.0 <= req.remask_below <= 1.0:
         raise ProtocolError("fill: remask_below must be a probability in [0, 1]")
+    if not isinstance(req.deadline_ms, int) or req.deadline_ms < 0:
+        raise ProtocolError("fill: deadline_ms must be a whole number of milliseconds >= 0")
+
 
 
 def encode_frame(msg: Any) -> bytes:

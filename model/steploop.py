@@ -1,0 +1,211 @@
+"""One forward pass per denoising step for every running fill: the heart of continuous batching.
+
+Each fill runs the ordinary sampler on a thread of its own (see `model/batcher.py`), but the model
+it holds is a `SharedModel`, whose `token_logits` posts the fill's rows here and waits. The loop
+thread waits until every running fill has posted (or a short gather window has passed, so a slow
+one cannot stall the rest), pads the rows on the right to one width, runs one forward pass and
+hands each fill its slice. A fill that arrives while a pass runs posts for the next one and joins
+the batch there; a cancelled fill (or one past its deadline) is dropped at that boundary.
+
+Right padding with the key-padding mask leaves every real token's position (RoPE) and its keys
+unchanged, so a row's logits are the ones it would get alone. On CPU that is plain padded SDPA; on
+CUDA with flash-attn the attention packs the padded rows itself (varlen, `model/attention.py`),
+so only the projections pay for padding. A pass that runs out of memory is split in halves and
+retried, down to a single row; only a row that fails alone fails its fill.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from model.sampler import Stopped
+
+log = logging.getLogger("fillgap.worker")
+
+Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+class Member(Protocol):
+    """A running fill as the loop sees it."""
+
+    def should_stop(self) -> bool: ...
+
+
+@dataclass(eq=False)
+class _Call:
+    member: Member | None
+    ids: torch.Tensor | None = None  # (B, T) rows to score, for a batched call
+    key_padding: torch.Tensor | None = None
+    solo: Callable[[], Any] | None = None  # run alone (passes that carry a key/value cache)
+    result: Any = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+class StepLoop:
+    def __init__(self, forward: Forward, pad_id: int, max_rows: int = 64, gather_s: float = 0.01) -> None:
+        self._forward = forward
+        self._pad_id = pad_id
+        self.max_rows = max_rows
+        self.gather_s = gather_s
+        self._cv = threading.Condition()
+        self._posted: list[_Call] = []
+        self._members: set[Member] = set()
+        self._local = threading.local()  # the member whose thread is calling
+        self.forward_passes = 0
+        self.rows_run = 0
+        self.oom_splits = 0
+        threading.Thread(target=self._loop, daemon=True, name="fillgap-steps").start()
+
+    # --- the fill threads' side -------------------------------------------------------------
+
+    def join(self, member: Member) -> None:
+        """The calling thread now works for `member`: its passes go into the shared batch."""
+        self._local.member = member
+        with self._cv:
+            self._members.add(member)
+
+    def leave(self, member: Member) -> None:
+        self._local.member = None
+        with self._cv:
+            self._members.discard(member)
+            self._cv.notify_all()  # the loop may have been waiting for this one to post
+
+    def logits(self, ids: torch.Tensor, key_padding: torch.Tensor | None) -> torch.Tensor:
+        return self._post(_Call(self._member(), ids=ids, key_padding=key_padding))
+
+    def solo(self, fn: Callable[[], Any]) -> Any:
+        return self._post(_Call(self._member(), solo=fn))
+
+    def _member(self) -> Member | None:
+        return getattr(self._local, "member", None)
+
+    def _post(self, call: _Call) -> Any:
+        if call.member is not None and call.member.should_stop():
+            raise Stopped
+        with self._cv:
+            self._posted.append(call)
+            self._cv.notify_all()
+        call.done.wait()
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    # --- the loop thread ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        with torch.no_grad():  # grad mode is per thread; the fills' threads are in no_grad already
+            while True:
+                for call in self._gather():
+                    call.done.set()
+
+    def _gather(self) -> list[_Call]:
+        """Wait for a step's calls, run them, return them answered."""
+        with self._cv:
+            while not self._posted:
+                self._cv.wait()
+            until = time.monotonic() + self.gather_s
+            while self._stragglers() and (left := until - time.monotonic()) > 0:
+                self._cv.wait(left)
+            calls, self._posted = self._posted, []
+        live = []
+        for call in calls:
+            if call.member is not None and call.member.should_stop():
+                call.error = Stopped()  # cancelled or past its deadline: dropped at this boundary
+            else:
+                live.append(call)
+        for call in (c for c in live if c.solo is not None):
+            self._run_solo(call)
+        self._run_batched([c for c in live if c.solo is None])
+        return calls
+
+    def _stragglers(self) -> bool:
+        posted = {id(c.member) for c in self._posted}
+        return any(id(m) not in posted for m in self._members)
+
+    def _run_solo(self, call: _Call) -> None:
+        assert call.solo is not None
+        try:
+            call.result = call.solo()
+            self.forward_passes += 1
+        except Exception as exc:
+            call.error = exc
+
+    def _run_batched(self, calls: list[_Call]) -> None:
+        rows = [(call, r) for call in calls for r in range(call.ids.shape[0])]  # type: ignore[union-attr]
+        pieces: dict[int, list[torch.Tensor]] = {id(c): [] for c in calls}
+        for start in range(0, len(rows), self.max_rows):
+            chunk = rows[start : start + self.max_rows]
+            try:
+                for (call, _), out in zip(chunk, self._rows_split_on_oom(chunk), strict=True):
+                    pieces[id(call)].append(out)
+            except Exception as exc:
+                for call, _ in chunk:
+                    call.error = call.error or exc
+        for call in calls:
+            if call.error is None:
+                call.result = torch.stack(pieces[id(call)])
+
+    def _rows_split_on_oom(self, rows: list[tuple[_Call, int]]) -> list[torch.Tensor]:
+        try:
+            return self._rows(rows)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or len(rows) == 1:
+                raise
+            self.oom_splits += 1
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(rows) // 2
+            log.warning("out of memory on a pass of %d rows; retrying as %d + %d", len(rows), half, len(rows) - half)
+            return self._rows_split_on_oom(rows[:half]) + self._rows_split_on_oom(rows[half:])
+
+    def _rows(self, rows: list[tuple[_Call, int]]) -> list[torch.Tensor]:
+        """One forward pass over the rows, right-padded to the widest; each row's logits, unpadded."""
+        widths = [call.ids.shape[1] for call, _ in rows]  # type: ignore[union-attr]
+        width = max(widths)
+        first = rows[0][0].ids
+        assert first is not None
+        ids = torch.full((len(rows), width), self._pad_id, dtype=first.dtype, device=first.device)
+        real = torch.zeros((len(rows), width), dtype=torch.bool, device=first.device)
+        for i, (call, r) in enumerate(rows):
+            assert call.ids is not None
+            ids[i, : widths[i]] = call.ids[r]
+            real[i, : widths[i]] = True if call.key_padding is None else call.key_padding[r]
+        out = self._forward(ids, None if bool(real.all()) else real)
+        self.forward_passes += 1
+        self.rows_run += len(rows)
+        return [out[i, : widths[i]] for i in range(len(rows))]
+
+
+class SharedModel:
+    """Stands in for the model inside a fill's thread: its passes run in the loop's shared batch.
+    Everything else (config, new_cache, num_parameters, ...) is the real model's."""
+
+    def __init__(self, model: Any, loop: StepLoop) -> None:
+        self._model = model
+        self._loop = loop
+
+    def token_logits(self, ids: torch.Tensor, key_padding: torch.Tensor | None = None, cache: Any = None) -> Any:
+        if cache is not None:  # a key/value cache belongs to one fill: such passes run alone
+            return self._loop.solo(lambda: self._model.token_logits(ids, key_padding, cache=cache))
+        return self._loop.logits(ids, key_padding)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._loop.solo(lambda: self._model(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
