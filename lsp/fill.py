@@ -17,6 +17,7 @@ import tree_sitter as ts
 
 from lsp.gaps import Gap
 from lsp.postprocess import clean, error_ranges, longest_parsing_prefix, parses
+from lsp.syntax import error_nodes, parse
 from lsp.worker_client import WorkerClient
 from model.protocol import Candidate, SamplerSettings
 
@@ -77,22 +78,24 @@ async def fill_gap(
     gap: Gap,
     sampler: SamplerSettings,
     tree: ts.Tree | None = None,
+    context: str = "",
 ) -> Outcome:
-    """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks)."""
+    """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks),
+    `context` other files' definitions the gap's code names (lsp/context.py)."""
     prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
     suffix = document[gap.end : gap.end + SUFFIX_CHARS]
-    result = await worker.fill(prefix, suffix, gap.budgets, sampler)
+    result = await worker.fill(prefix, suffix, gap.budgets, sampler, context=context)
     raw = result.candidates[0].text if result.candidates else ""
     cleaned = [(t, c) for c in result.candidates if (t := clean(c.text, gap, suffix))]
     whole = _first_parsing(language_id, document, gap, cleaned, sampler.tau, tree)
     if whole is not None:
         return Outcome(whole, raw, "whole")
     if cleaned:
-        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, cleaned[0][0], sampler)
+        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, cleaned[0][0], sampler, context)
         if repaired is not None:
             return Outcome(repaired, raw, "repaired")
     resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
-    again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler)
+    again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler, context=context)
     more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
     whole = _first_parsing(language_id, document, gap, more, sampler.tau, tree)
     if whole is not None:
@@ -132,13 +135,14 @@ async def _repair(
     suffix: str,
     text: str,
     sampler: SamplerSettings,
+    context: str = "",
 ) -> Suggestion | None:
     """Re-mask the tokens under the draft's syntax errors and let the model rewrite just those."""
     for _ in range(REPAIR_ROUNDS):
         ranges = error_ranges(language_id, document, gap, text)
         if not ranges:
             return None
-        revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges)
+        revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges, context=context)
         if not revised.candidates:
             return None
         best = revised.candidates[0]
@@ -182,6 +186,43 @@ async def fill_in_turn(
             document = apply(document, suggestion)
             filled.append(suggestion)
     return filled[::-1], document
+
+
+async def fill_jointly(
+    worker: WorkerClient, language_id: str, document: str, gaps: list[Gap], sampler: SamplerSettings
+) -> tuple[list[Suggestion], str]:
+    """Fill every gap in one request: the worker denoises all of them in one batch, neighbours
+    sharing a window (each sees the others' drafts). A hole whose candidates do not parse is then
+    filled alone, through fill_gap's repair chain. Each fill is checked in the document as it was,
+    and the result as a whole must not parse worse than that; else the gaps are filled in turn."""
+    if len(gaps) < 2:
+        return await fill_in_turn(worker, language_id, document, gaps, sampler)
+    result = await worker.fill(
+        document[max(0, gaps[0].start - PREFIX_CHARS) : gaps[0].start],
+        document[gaps[-1].end : gaps[-1].end + SUFFIX_CHARS],
+        gaps[0].budgets,
+        sampler,
+        holes=[document[g.start : g.end] for g in gaps],
+        between=[document[a.end : b.start] for a, b in zip(gaps, gaps[1:], strict=False)],
+    )
+    filled: list[Suggestion] = []
+    for i, gap in enumerate(gaps):
+        suffix = document[gap.end : gap.end + SUFFIX_CHARS]
+        mine = [(t, c) for c in result.candidates if c.hole == i and (t := clean(c.text, gap, suffix))]
+        suggestion = _first_parsing(language_id, document, gap, mine, sampler.tau)
+        if suggestion is None:
+            suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
+        if suggestion is not None:
+            filled.append(suggestion)
+    after = document
+    for suggestion in reversed(filled):
+        after = apply(after, suggestion)
+    if len(error_nodes(parse(language_id, after), language_id)) > len(
+        error_nodes(parse(language_id, document), language_id)
+    ):
+        log.info("joint fills parse alone but not together; filling in turn")
+        return await fill_in_turn(worker, language_id, document, gaps, sampler)
+    return filled, after
 
 
 def apply(document: str, suggestion: Suggestion) -> str:

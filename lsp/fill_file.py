@@ -1,7 +1,7 @@
 """`fillgap fill FILE`: fill every placeholder body of a file and print the change as a unified diff.
 
-The file itself is never written. Gaps are filled one at a time through the same worker and
-checks the language server uses, last gap first so earlier offsets stay valid.
+The file itself is never written. All gaps are filled in one request (as the server's "Fill all
+gaps" action does), through the same worker and checks the language server uses.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp.fill import Suggestion, fill_in_turn
+from lsp.fill import Suggestion, fill_jointly
 from lsp.gaps import placeholder_gaps
 from lsp.syntax import EXTENSIONS, error_nodes, parse
 from lsp.worker_client import WorkerClient
@@ -49,7 +49,7 @@ async def fill_file(worker: WorkerClient, path: Path, sampler: SamplerSettings) 
     language = language_of(path)
     text = path.read_text(encoding="utf-8")
     gaps = placeholder_gaps(language, text)
-    filled, after = await fill_in_turn(worker, language, text, gaps, sampler)
+    filled, after = await fill_jointly(worker, language, text, gaps, sampler)
     return FileFill(path, text, after, len(gaps), filled)
 
 

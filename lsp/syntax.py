@@ -38,7 +38,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
     "rust": LanguageSpec("tree_sitter_rust", "language", "rust", (".rs",), "todo!()"),
 }
 EXTENSIONS = {ext: lang for lang, spec in LANGUAGES.items() for ext in spec.extensions}
-QUERIES = ("gaps", "bodies", "trivia", "invalid", "blocks")
+QUERIES = ("gaps", "bodies", "trivia", "invalid", "blocks", "definitions", "imports")
 
 
 class UnsupportedLanguage(LookupError):
@@ -54,6 +54,8 @@ class Grammar:
     trivia: ts.Query
     invalid: ts.Query
     blocks: ts.Query
+    definitions: ts.Query  # what other documents may name: functions, classes, types
+    imports: ts.Query
     placeholder: str
 
 
@@ -63,8 +65,19 @@ def grammar(language_id: str) -> Grammar:
     if spec is None:
         raise UnsupportedLanguage(language_id)
     lang = ts.Language(getattr(importlib.import_module(spec.module), spec.function)())
-    gaps, bodies, trivia, invalid, blocks = (ts.Query(lang, query_source(spec.folder, name)) for name in QUERIES)
-    return Grammar(spec.folder, lang, gaps, bodies, trivia, invalid, blocks, spec.placeholder)
+    q = {name: ts.Query(lang, query_source(spec.folder, name)) for name in QUERIES}
+    return Grammar(
+        spec.folder,
+        lang,
+        q["gaps"],
+        q["bodies"],
+        q["trivia"],
+        q["invalid"],
+        q["blocks"],
+        q["definitions"],
+        q["imports"],
+        spec.placeholder,
+    )
 
 
 def captured(query: ts.Query, node: ts.Node, name: str) -> list[ts.Node]:

@@ -14,6 +14,7 @@ import tree_sitter as ts
 from lsprotocol import types
 from pygls.workspace import PositionCodec, TextDocument
 
+from lsp.context import OpenDocument
 from lsp.syntax import LANGUAGES, grammar, parse
 
 
@@ -82,6 +83,14 @@ class DocumentTrees:
             entry.doc.apply_change(change)
         entry.tree = reparse(entry.language, tree, entry.doc.source)
         self.incremental_parses += 1
+
+    def others(self, uri: str, language_id: str) -> list[OpenDocument]:
+        """The open documents of this language but `uri`, for cross-file context."""
+        return [
+            OpenDocument(u, e.language, e.doc.source, e.tree)
+            for u, e in self._entries.items()
+            if u != uri and e.language == language_id
+        ]
 
     def close(self, uri: str) -> None:
         self._entries.pop(uri, None)

@@ -1,0 +1,106 @@
+"""Token layouts for two kinds of request that need more than one prefix, gap and suffix.
+
+Context: another file's text (signatures the gap's code names) goes first, ended by EOS as a
+file of its own, within CONTEXT_SHARE of the window; the gap's own prefix and suffix share the rest.
+
+Joint fill: several holes in one document are denoised together. Neighbouring holes that fit one
+window together share it, so each sees the others' drafts as they form (what a model that reads
+both sides can do and a left-to-right one cannot); holes too far apart get windows of their own,
+all rows of one batch, so the whole file is written in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONTEXT_SHARE = 0.25
+SUFFIX_SHARE = 0.25  # of the room around the holes, when the text before them would take it all
+RESERVE_SHARE = 0.25  # of a window kept for text around a group of holes
+
+
+@dataclass
+class Span:
+    start: int  # position in the window
+    length: int
+    hole: int  # index of the hole it fills (0 for a plain fill)
+
+
+@dataclass
+class Layout:
+    ids: list[int]
+    spans: list[Span]
+
+
+def with_context(layout: Layout, context: list[int], limit: int, eos: int | None) -> Layout:
+    """The layout with `context` tokens before it, the layout having been fitted to leave them room
+    (see context_room)."""
+    if not context:
+        return layout
+    lead = context[: context_room(context, limit)]
+    if eos is not None and (not layout.ids or layout.ids[0] != eos):
+        lead = [*lead, eos]
+    shift = len(lead)
+    return Layout(lead + layout.ids, [Span(s.start + shift, s.length, s.hole) for s in layout.spans])
+
+
+def context_room(context: list[int], limit: int) -> int:
+    """Tokens of context a window of `limit` gives room to (one more for its EOS)."""
+    return min(len(context), max(0, int(limit * CONTEXT_SHARE) - 1)) if context else 0
+
+
+def _around(left: list[int], core: list[int], right: list[int], limit: int) -> tuple[list[int], int]:
+    """left's end + core + right's start within limit; returns the ids and where core starts."""
+    room = max(0, limit - len(core))
+    n_right = min(len(right), max(int(room * SUFFIX_SHARE), room - len(left)))
+    n_left = min(len(left), room - n_right)
+    return left[len(left) - n_left :] + core + right[:n_right], n_left
+
+
+def groups(between: list[list[int]], budget: int, limit: int) -> list[tuple[int, int]]:
+    """Runs of neighbouring holes (first, last) whose budgets and the text between them fit in
+    the window with RESERVE_SHARE left over for context."""
+    n = len(between) + 1
+    cap = max(budget, int(limit * (1 - RESERVE_SHARE)))
+    out, first = [], 0
+    while first < n:
+        last, size = first, budget
+        while last + 1 < n and size + len(between[last]) + budget <= cap:
+            size += len(between[last]) + budget
+            last += 1
+        out.append((first, last))
+        first = last + 1
+    return out
+
+
+def joint_layouts(
+    prefix: list[int],
+    holes: list[list[int]],
+    between: list[list[int]],
+    suffix: list[int],
+    budget: int,
+    limit: int,
+    eos: int | None,
+) -> list[Layout]:
+    """One layout per group of holes, each hole given `budget` positions."""
+    if eos is not None:
+        prefix, suffix = [eos, *prefix], [*suffix, eos]
+    budget = max(1, min(budget, limit - 2))
+    layouts = []
+    for first, last in groups(between, budget, limit):
+        left = list(prefix)
+        for k in range(first):
+            left += holes[k] + between[k]
+        right: list[int] = []
+        for k in range(last, len(holes) - 1):
+            right += between[k] + holes[k + 1]
+        right += suffix
+        core: list[int] = []
+        offsets = []
+        for k in range(first, last + 1):
+            offsets.append(len(core))
+            core += [0] * budget
+            if k < last:
+                core += between[k]
+        ids, at = _around(left, core, right, limit)
+        layouts.append(Layout(ids, [Span(at + o, budget, first + i) for i, o in enumerate(offsets)]))
+    return layouts
