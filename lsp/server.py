@@ -24,7 +24,8 @@ from pygls.workspace import TextDocument
 from lsp import __version__
 from lsp.actions import REFINE_BELOW, ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
 from lsp.cache import SuggestionCache
-from lsp.fill import Suggestion, fill_gap, fill_in_turn, refine_span
+from lsp.context import related_context
+from lsp.fill import Suggestion, fill_gap, fill_jointly, refine_span
 from lsp.gaps import Gap, find_gap, line_end, placeholder_gaps
 from lsp.settings import Settings, from_options
 from lsp.snippets import with_tab_stops
@@ -150,7 +151,7 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: 
     with superseding(ls, doc.uri):
         if automatic:  # typed, not asked for: wait for a pause; a newer keystroke's request cancels this one
             await asyncio.sleep(ls.settings.debounce_ms / 1000)
-        suggestion = await model_fill(ls, language, text, gap, tree)
+        suggestion = await model_fill(ls, language, text, gap, tree, doc.uri)
     if suggestion is not None or ls.worker is not None and ls.worker.running:
         ls.cache.put(doc.uri, text, gap, suggestion)
     return suggestion
@@ -191,11 +192,13 @@ async def start_worker(ls: FillgapServer) -> WorkerClient:
 
 
 async def model_fill(
-    ls: FillgapServer, language: str, text: str, gap: Gap, tree: ts.Tree | None = None
+    ls: FillgapServer, language: str, text: str, gap: Gap, tree: ts.Tree | None = None, uri: str = ""
 ) -> Suggestion | None:
+    """Fill the gap, with the definitions it names from the other open documents as context."""
+    context = related_context(language, text, gap.start, gap.end, ls.trees.others(uri, language))
     try:
         worker = await start_worker(ls)
-        return (await fill_gap(worker, language, text, gap, ls.settings.sampler, tree)).suggestion
+        return (await fill_gap(worker, language, text, gap, ls.settings.sampler, tree, context)).suggestion
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)
         return None
@@ -397,7 +400,7 @@ async def _refine_edit(ls: FillgapServer, doc: TextDocument, data: ActionData) -
 async def fill_gaps(ls: FillgapServer, language: str, text: str, gaps: list[Gap]) -> list[Suggestion]:
     try:
         worker = await start_worker(ls)
-        filled, _ = await fill_in_turn(worker, language, text, gaps, ls.settings.sampler)
+        filled, _ = await fill_jointly(worker, language, text, gaps, ls.settings.sampler)
         return filled
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)

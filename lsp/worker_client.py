@@ -153,8 +153,12 @@ class WorkerClient:
         draft: str | None = None,
         remask: Sequence[tuple[int, int]] = (),
         remask_below: float = 0.0,
+        context: str = "",
+        holes: Sequence[str] = (),
+        between: Sequence[str] = (),
     ) -> FillResult:
-        """Candidates for the gap; with a draft, the draft with its `remask` character ranges rewritten."""
+        """Candidates for the gap; with a draft, the draft with its `remask` character ranges rewritten;
+        with holes, for every hole (see FillRequest)."""
         req = FillRequest(
             id=next(self._ids),
             prefix=prefix,
@@ -165,6 +169,9 @@ class WorkerClient:
             remask=[list(r) for r in remask],
             remask_below=remask_below,
             deadline_ms=self.deadline_ms,
+            context=context,
+            holes=list(holes),
+            between=list(between),
         )
         result = await self._ask(req)
         assert isinstance(result, FillResult)

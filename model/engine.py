@@ -16,6 +16,7 @@ import torch
 
 from model.attention import backend_name
 from model.checkpoint import load_checkpoint
+from model.joint import Layout, Span, context_room, joint_layouts, with_context
 from model.protocol import Candidate, FillRequest, FillResult
 from model.sampler import Sample, StopCheck, infill, revise, score_draft
 
@@ -89,10 +90,19 @@ class FillEngine:
         _note_truncation(req, len(prefix), len(suffix), self.limit)
         if req.draft is not None:
             return self._revise(req, prefix, suffix, start, stop)
-        windows = [fit_window(prefix, suffix, b, self.limit, sp.eos) for b in req.budgets]
-        ids, gap, key_padding = self._batch(windows)
+        context = self.tok.encode(req.context) if req.context else []
+        limit = self.limit - (context_room(context, self.limit) + 1 if context else 0)
+        if req.holes:
+            holes, between = [self.tok.encode(h) for h in req.holes], [self.tok.encode(b) for b in req.between]
+            layouts = [
+                lay for b in req.budgets for lay in joint_layouts(prefix, holes, between, suffix, b, limit, sp.eos)
+            ]
+        else:
+            layouts = [_layout(fit_window(prefix, suffix, b, limit, sp.eos)) for b in req.budgets]
+        layouts = [with_context(lay, context, self.limit, sp.eos) for lay in layouts]
+        ids, gap, key_padding = self._batch(layouts)
         sample = infill(self.model, ids, gap, req.sampler, sp, key_padding, stop)
-        return self._result(req.id, sample, windows, start)
+        return self._result(req.id, sample, layouts, start)
 
     def _revise(
         self, req: FillRequest, prefix: list[int], suffix: list[int], start: float, stop: StopCheck | None
@@ -103,7 +113,7 @@ class FillEngine:
         w = fit_window(prefix, suffix, max(1, len(enc.ids)), self.limit, sp.eos)
         draft = (enc.ids or [sp.mask])[: w.gap_len]
         w.ids[w.gap_start : w.gap_start + len(draft)] = draft
-        ids, gap, _ = self._batch([w])
+        ids, gap, _ = self._batch([_layout(w)])
         chosen = torch.zeros_like(gap)
         for j, (a, b) in enumerate(enc.offsets[: w.gap_len]):
             if any(a < end and b > begin for begin, end in req.remask) or not enc.ids:
@@ -115,26 +125,30 @@ class FillEngine:
             confidence = torch.where(gap, likely, confidence)
         passes = revise(self.model, ids, chosen, confidence, req.sampler, sp, stop=stop) if chosen.any() else 0
         sample = Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=int(chosen.sum()))
-        return self._result(req.id, sample, [w], start)
+        return self._result(req.id, sample, [_layout(w)], start)
 
-    def _batch(self, windows: list[Window]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _batch(self, layouts: list[Layout]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         sp = self.tok.specials
-        width = max(len(w.ids) for w in windows)
-        ids = torch.full((len(windows), width), sp.pad if sp.pad is not None else 0, dtype=torch.long)
+        width = max(len(lay.ids) for lay in layouts)
+        ids = torch.full((len(layouts), width), sp.pad if sp.pad is not None else 0, dtype=torch.long)
         real = torch.zeros(ids.shape, dtype=torch.bool)
         gap = torch.zeros(ids.shape, dtype=torch.bool)
-        for row, w in enumerate(windows):
-            ids[row, : len(w.ids)] = torch.tensor(w.ids)
-            real[row, : len(w.ids)] = True
-            gap[row, w.gap_start : w.gap_start + w.gap_len] = True
+        for row, lay in enumerate(layouts):
+            ids[row, : len(lay.ids)] = torch.tensor(lay.ids)
+            real[row, : len(lay.ids)] = True
+            for span in lay.spans:
+                gap[row, span.start : span.start + span.length] = True
         key_padding = None if bool(real.all()) else real.to(self.device)
         return ids.to(self.device), gap.to(self.device), key_padding
 
-    def _result(self, req_id: int, sample: Sample, windows: list[Window], start: float) -> FillResult:
+    def _result(self, req_id: int, sample: Sample, layouts: list[Layout], start: float) -> FillResult:
+        """One candidate per span of every row, best first (per hole, for a joint fill)."""
         candidates = [
-            self._candidate(sample.ids[r].cpu(), sample.confidence[r].cpu(), w) for r, w in enumerate(windows)
+            self._candidate(sample.ids[r].cpu(), sample.confidence[r].cpu(), span)
+            for r, lay in enumerate(layouts)
+            for span in lay.spans
         ]
-        candidates.sort(key=lambda c: c.mean_confidence, reverse=True)
+        candidates.sort(key=lambda c: (c.hole, -c.mean_confidence))
         return FillResult(
             id=req_id,
             candidates=candidates,
@@ -142,18 +156,23 @@ class FillEngine:
             forward_passes=sample.forward_passes,
         )
 
-    def _candidate(self, ids: torch.Tensor, conf: torch.Tensor, w: Window) -> Candidate:
+    def _candidate(self, ids: torch.Tensor, conf: torch.Tensor, span: Span) -> Candidate:
         drop = {self.tok.specials.null, self.tok.specials.eos, self.tok.specials.pad, self.tok.specials.mask}
-        span = ids[w.gap_start : w.gap_start + w.gap_len].tolist()
-        span_conf = conf[w.gap_start : w.gap_start + w.gap_len].tolist()
-        kept = [(t, c) for t, c in zip(span, span_conf, strict=True) if t not in drop]
+        toks = ids[span.start : span.start + span.length].tolist()
+        span_conf = conf[span.start : span.start + span.length].tolist()
+        kept = [(t, c) for t, c in zip(toks, span_conf, strict=True) if t not in drop]
         tokens = [t for t, _ in kept]
         confs = [round(c, 4) for _, c in kept]
         mean = sum(span_conf) / max(len(span_conf), 1)
         return Candidate(
             text=self.tok.decode(tokens),
-            budget=w.gap_len,
+            budget=span.length,
             mean_confidence=round(mean, 4),
             tokens=self.tok.token_texts(tokens),
             confidences=confs,
+            hole=span.hole,
         )
+
+
+def _layout(w: Window) -> Layout:
+    return Layout(w.ids, [Span(w.gap_start, w.gap_len, 0)])

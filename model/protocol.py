@@ -60,6 +60,14 @@ class FillRequest:
     remask_below: float = 0.0
     # Give up (answer "deadline exceeded") if not done this many ms after the worker got it; 0: never.
     deadline_ms: int = 0
+    # Other files' text the gap's code names (signatures, imports): placed before the prefix as a
+    # file of its own, within a share of the window.
+    context: str = ""
+    # Joint fill: the gap is several holes, denoised together in one batch. between[i] is the text
+    # between hole i and hole i+1; holes[i] is what hole i holds now (a placeholder), the context
+    # seen where holes fall in different windows. Each candidate names the hole it fills.
+    holes: list[str] = field(default_factory=list)
+    between: list[str] = field(default_factory=list)
     type: str = "fill"
 
 
@@ -70,6 +78,7 @@ class Candidate:
     mean_confidence: float
     tokens: list[str] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
+    hole: int = 0  # which hole of a joint fill this candidate fills
 
 
 @dataclass
@@ -252,7 +261,22 @@ def _check_fill(req: FillRequest) -> None:
         raise ProtocolError("fill: remask_below must be a probability in [0, 1]")
     if not isinstance(req.deadline_ms, int) or req.deadline_ms < 0:
         raise ProtocolError("fill: deadline_ms must be a whole number of milliseconds >= 0")
+    if not isinstance(req.context, str):
+        raise ProtocolError("fill: context must be a string")
+    _check_holes(req)
 
+
+MAX_HOLES = 64
+
+
+def _check_holes(req: FillRequest) -> None:
+    texts = (req.holes, req.between)
+    if not all(isinstance(t, list) and all(isinstance(x, str) for x in t) for t in texts):
+        raise ProtocolError("fill: holes and between must be lists of strings")
+    if req.holes and len(req.between) != len(req.holes) - 1:
+        raise ProtocolError("fill: between must hold one text per pair of neighbouring holes")
+    if len(req.holes) > MAX_HOLES or (req.holes and req.draft is not None):
+        raise ProtocolError(f"fill: at most {MAX_HOLES} holes, and no draft with holes")
 
 
 def encode_frame(msg: Any) -> bytes:
