@@ -9,4 +9,6 @@ require('fillgap').setup({
   cmd = { assert(vim.env.FILLGAP_SERVER, 'FILLGAP_SERVER: the fillgap executable'), 'serve' },
   -- One worker thread: the machine is shared; and answer automatic requests without a pause.
   settings = vim.json.decode(vim.env.FILLGAP_SETTINGS or '{"threads": 1}'),
+  -- FILLGAP_NVIM_INLINE=0: the Neovim 0.11 path (the fill as a completion item) on this 0.12.
+  inline = vim.env.FILLGAP_NVIM_INLINE ~= '0',
 })

@@ -119,7 +119,7 @@ class Session:
 
 
 @contextmanager
-def nvim_session(folder: Path, settings: str = '{"threads": 1}') -> Iterator[Session]:
+def nvim_session(folder: Path, settings: str = '{"threads": 1}', inline: bool = True) -> Iterator[Session]:
     """Headless Neovim with tests/editors/init.lua, isolated from the user's config and data."""
     import pynvim
 
@@ -130,6 +130,7 @@ def nvim_session(folder: Path, settings: str = '{"threads": 1}') -> Iterator[Ses
         "FILLGAP_NVIM_PLUGIN": str(PLUGIN),
         "FILLGAP_SERVER": server_binary(),
         "FILLGAP_SETTINGS": settings,
+        "FILLGAP_NVIM_INLINE": "1" if inline else "0",
     }
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         env[name] = str(folder / name.lower())

