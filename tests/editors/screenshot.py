@@ -60,7 +60,8 @@ def main() -> None:
     env = {
         "FILLGAP_NVIM_PLUGIN": str(PLUGIN),
         "FILLGAP_SERVER": server_binary(),
-        "FILLGAP_SETTINGS": '{"threads": 1}',
+        # A private worker: it ends with this Neovim, leaving no shared daemon behind.
+        "FILLGAP_SETTINGS": '{"threads": 1, "worker": {"mode": "private"}}',
         "XDG_CONFIG_HOME": str(folder / "config"),
         "XDG_STATE_HOME": str(folder / "state"),
         "XDG_DATA_HOME": str(folder / "data"),
