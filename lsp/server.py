@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from lsp.cache import SuggestionCache
 from lsp.context import related_context
 from lsp.fill import Suggestion, fill_gap, fill_jointly, refine_span
 from lsp.gaps import Gap, find_gap, line_end, placeholder_gaps
+from lsp.rpc_guard import FramedStdin, GuardedProtocol
 from lsp.settings import Settings, from_options
 from lsp.snippets import with_tab_stops
 from lsp.syntax import LANGUAGES
@@ -39,7 +41,7 @@ log = logging.getLogger("fillgap.server")
 
 class FillgapServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("fillgap", __version__)
+        super().__init__("fillgap", __version__, protocol_cls=GuardedProtocol)  # every request answered
         self.settings = Settings()
         self.worker: WorkerClient | None = None
         self.told_worker_failed = False
@@ -144,14 +146,15 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: 
     if rest is not None:
         return rest
     tree = ls.trees.tree(doc.uri, language, text)
-    gap = find_gap(language, text, offset, ls.settings.budgets, tree)
+    fast = automatic and ls.settings.typing.enabled  # as-you-type: the latency-first profile
+    gap = find_gap(language, text, offset, ls.settings.typing.budgets if fast else ls.settings.budgets, tree)
     found, cached = ls.cache.get(doc.uri, text, gap)
     if found:
         return cached
     with superseding(ls, doc.uri):
         if automatic:  # typed, not asked for: wait for a pause; a newer keystroke's request cancels this one
             await asyncio.sleep(ls.settings.debounce_ms / 1000)
-        suggestion = await model_fill(ls, language, text, gap, tree, doc.uri)
+        suggestion = await model_fill(ls, language, text, gap, tree, doc.uri, fast)
     if suggestion is not None or ls.worker is not None and ls.worker.running:
         ls.cache.put(doc.uri, text, gap, suggestion)
     return suggestion
@@ -192,13 +195,23 @@ async def start_worker(ls: FillgapServer) -> WorkerClient:
 
 
 async def model_fill(
-    ls: FillgapServer, language: str, text: str, gap: Gap, tree: ts.Tree | None = None, uri: str = ""
+    ls: FillgapServer,
+    language: str,
+    text: str,
+    gap: Gap,
+    tree: ts.Tree | None = None,
+    uri: str = "",
+    fast: bool = False,
 ) -> Suggestion | None:
-    """Fill the gap, with the definitions it names from the other open documents as context."""
+    """Fill the gap, with the definitions it names from the other open documents as context;
+    `fast`: with the typing profile's sampler, and no resampling."""
     context = related_context(language, text, gap.start, gap.end, ls.trees.others(uri, language))
+    typing = ls.settings.typing
+    sampler = typing.sampler(ls.settings.sampler) if fast else ls.settings.sampler
+    resample = typing.resample if fast else True
     try:
         worker = await start_worker(ls)
-        return (await fill_gap(worker, language, text, gap, ls.settings.sampler, tree, context)).suggestion
+        return (await fill_gap(worker, language, text, gap, sampler, tree, context, resample)).suggestion
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)
         return None
@@ -486,4 +499,4 @@ def status(ls: FillgapServer) -> dict[str, object]:
 
 def main(log_level: str = "WARNING") -> None:
     logging.basicConfig(level=log_level)
-    server.start_io()
+    server.start_io(stdin=FramedStdin(sys.stdin.buffer))  # type: ignore[arg-type]
