@@ -3,9 +3,10 @@ the clean-up chain and parses in context. Knows nothing of JSON-RPC.
 
 A candidate is offered (1) whole, if one parses as it is; else (2) repaired: the tokens under its
 syntax errors are re-masked and written again by the model with everything else fixed, up to
-REPAIR_ROUNDS times, which only a model that sees both sides can do; else (3) from a second,
-sampled set of candidates (temperature RESAMPLE_TEMPERATURE, RESAMPLES per budget), whole; else (4) cut back to its
-longest run of whole lines that parses. Otherwise nothing is offered.
+REPAIR_ROUNDS times, which only a model that sees both sides can do; else (3), unless the caller
+wants speed (as-you-type requests), from a second, sampled set of candidates (temperature
+RESAMPLE_TEMPERATURE, RESAMPLES per budget), whole; else (4) cut back to its longest run of whole
+lines that parses. Otherwise nothing is offered.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ async def fill_gap(
     sampler: SamplerSettings,
     tree: ts.Tree | None = None,
     context: str = "",
+    resample: bool = True,
 ) -> Outcome:
     """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks),
     `context` other files' definitions the gap's code names (lsp/context.py)."""
@@ -94,12 +96,14 @@ async def fill_gap(
         repaired = await _repair(worker, language_id, document, gap, prefix, suffix, cleaned[0][0], sampler, context)
         if repaired is not None:
             return Outcome(repaired, raw, "repaired")
-    resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
-    again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler, context=context)
-    more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
-    whole = _first_parsing(language_id, document, gap, more, sampler.tau, tree)
-    if whole is not None:
-        return Outcome(whole, raw, "resampled")
+    more: list[tuple[str, Candidate]] = []
+    if resample:
+        resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
+        again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler, context=context)
+        more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
+        whole = _first_parsing(language_id, document, gap, more, sampler.tau, tree)
+        if whole is not None:
+            return Outcome(whole, raw, "resampled")
     for text, cand in cleaned + more:
         cut = longest_parsing_prefix(language_id, document, gap, text)
         if cut:

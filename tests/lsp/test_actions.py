@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 from lsprotocol import types
@@ -118,6 +119,38 @@ async def test_completion_fallback_offers_the_fill_as_one_item() -> None:
         after, _ = apply_workspace_edit(SHAPES, URI, edit)
         ast.parse(after)
         assert _changed(SHAPES, after) == ["    pass"]
+
+
+async def test_a_snippet_client_gets_the_fallback_item_as_an_escaped_snippet() -> None:
+    caps = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(
+            completion=types.CompletionClientCapabilities(
+                completion_item=types.ClientCompletionItemOptions(snippet_support=True)
+            )
+        )
+    )
+    async with running_server(capabilities=caps) as client:
+        open_doc(client, URI, SHAPES)
+        result = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=5, character=6)
+            )
+        )
+        assert isinstance(result, types.CompletionList) and len(result.items) == 1
+        item = result.items[0]
+        assert item.insert_text_format == types.InsertTextFormat.Snippet
+        assert isinstance(item.text_edit, types.TextEdit)
+        # Unescaped, the snippet is the fill itself, and it parses in place.
+        text = re.sub(r"\\([$}\\])", r"\1", item.text_edit.new_text)
+        assert not re.search(r"(?<!\\)\$", item.text_edit.new_text)
+        rng = item.text_edit.range
+        lines = SHAPES.split("\n")
+        after = "\n".join(
+            lines[: rng.start.line]
+            + [lines[rng.start.line][: rng.start.character] + text + lines[rng.end.line][rng.end.character :]]
+            + lines[rng.end.line + 1 :]
+        )
+        ast.parse(after)
 
 
 async def test_commands_apply_their_edit_through_the_client_and_report_status() -> None:
