@@ -30,7 +30,7 @@ from lsp.fill import Suggestion, fill_gap, fill_jointly, refine_span
 from lsp.gaps import Gap, find_gap, line_end, placeholder_gaps
 from lsp.rpc_guard import FramedStdin, GuardedProtocol
 from lsp.settings import Settings, from_options
-from lsp.snippets import with_tab_stops
+from lsp.snippets import escape, with_tab_stops
 from lsp.syntax import LANGUAGES
 from lsp.trees import DocumentTrees
 from lsp.worker_client import WorkerClient, WorkerUnavailable
@@ -339,14 +339,19 @@ async def completion(ls: FillgapServer, params: types.CompletionParams) -> types
     if start.line != end.line:
         return types.CompletionList(is_incomplete=True, items=[])
     first = suggestion.text.strip().split("\n")[0]
+    # A snippet client (Neovim's vim.lsp.completion, Helix, eglot with yasnippet) expands a snippet's
+    # newlines on accept; as plain text several of them insert only the word typed so far.
+    snippet = client_takes_snippets(ls.client_capabilities)
     item = types.CompletionItem(
         label=first if len(first) <= 60 else first[:57] + "...",
         kind=types.CompletionItemKind.Snippet,
         detail=f"fillgap ({suggestion.text.count(chr(10)) + 1} lines, confidence {suggestion.confidence:.2f})",
         documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```{doc.language_id}\n{suggestion.text}\n```"),
-        text_edit=types.TextEdit(range=types.Range(start, end), new_text=suggestion.text),
+        text_edit=types.TextEdit(
+            range=types.Range(start, end), new_text=escape(suggestion.text) if snippet else suggestion.text
+        ),
         filter_text=doc.source[gap.start : gap.end] or None,
-        insert_text_format=types.InsertTextFormat.PlainText,
+        insert_text_format=types.InsertTextFormat.Snippet if snippet else types.InsertTextFormat.PlainText,
     )
     return types.CompletionList(is_incomplete=True, items=[item])
 
