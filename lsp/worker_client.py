@@ -6,6 +6,11 @@ at once with `WorkerUnavailable` (the caller answers the editor with an empty re
 request connects again, starting a new worker if needed. Repeated failures back off: the first
 reconnect is immediate, then 0.5 s, 1 s, 2 s, ... up to 30 s; in that window requests fail at once
 rather than wait, so the editor never hangs on a broken worker.
+
+A fill carries a deadline the worker keeps (it answers "deadline exceeded"); a worker that does
+not even say that within HUNG_GRACE_S more (stopped, deadlocked, speaking out of step) is taken
+for hung: the request fails, the connection is dropped (a private child is killed) and the next
+request connects afresh.
 """
 
 from __future__ import annotations
@@ -41,7 +46,10 @@ __all__ = ["WorkerClient", "WorkerUnavailable", "worker_command"]
 log = logging.getLogger("fillgap.worker_client")
 
 BACKOFF_MAX_S = 30.0
-DEFAULT_DEADLINE_MS = 30_000  # a fill the worker has not finished by then is given up (its place freed)
+# A fill the worker has not finished by then is given up and its place in the batch freed; generous,
+# because a joint fill of a whole file on a busy CPU worker can take tens of seconds.
+DEFAULT_DEADLINE_MS = 120_000
+HUNG_GRACE_S = 5.0  # past a fill's deadline, this long without any answer means the worker is hung
 
 
 def backoff_s(failures: int) -> float:
@@ -113,9 +121,8 @@ class WorkerClient:
                 log.warning("worker connection ended: %r", exc)
                 self._failed()
         finally:
-            self.ready = None
-            if self._link is link:
-                self._link = None
+            if self._link is link:  # not a newer connection's: a dropped hung one may end after it is made
+                self._link, self.ready = None, None
             link.writer.close()
             for fut in self._pending.values():
                 if not fut.done():
@@ -135,8 +142,12 @@ class WorkerClient:
         except (BrokenPipeError, ConnectionResetError) as exc:
             self._pending.pop(msg.id, None)
             raise WorkerUnavailable("worker exited") from exc
+        limit = msg.deadline_ms / 1000 + HUNG_GRACE_S if isinstance(msg, FillRequest) and msg.deadline_ms else None
         try:
-            return await fut
+            return await asyncio.wait_for(fut, limit)
+        except TimeoutError as exc:
+            await self._drop_hung(link)
+            raise WorkerUnavailable(f"worker did not answer in {limit:.0f}s") from exc
         except asyncio.CancelledError:
             if isinstance(msg, FillRequest):
                 self._cancel(link, msg.id)  # the worker drops it before it starts, or at its next step
@@ -184,6 +195,24 @@ class WorkerClient:
         if not isinstance(reply, WorkerStatus):
             raise WorkerUnavailable(f"status answered with {type(reply).__name__}")
         return reply
+
+    async def _drop_hung(self, link: Link) -> None:
+        """Leave a worker that stopped answering; its reader ends (failing what waits on it) before a
+        new connection can be made."""
+        async with self._lock:
+            if self._link is not link:
+                return
+            log.warning("worker (pid %d) did not answer past the deadline: dropping it", link.ready.pid)
+            proc = getattr(self.connector, "proc", None)  # a private child: kill it, a stopped one too
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+            link.writer.close()
+            reader = self._reader
+            if reader is not None:
+                await asyncio.wait([reader], timeout=5.0)
+            if self._link is link:  # the reader did not end: forget the connection anyway
+                self._link, self.ready = None, None
+                self._failed()
 
     def _cancel(self, link: Link, req_id: int) -> None:
         if self._link is link and not link.writer.is_closing():

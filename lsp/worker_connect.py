@@ -33,7 +33,17 @@ from model.endpoint import (
     socket_path,
     worker_key,
 )
-from model.protocol import HEADER_SIZE, ErrorReply, Hello, Ready, decode_body, encode_frame, frame_length, from_wire
+from model.protocol import (
+    HEADER_SIZE,
+    ErrorReply,
+    Hello,
+    ProtocolError,
+    Ready,
+    decode_body,
+    encode_frame,
+    frame_length,
+    from_wire,
+)
 
 ALREADY_RUNNING = 3  # model.daemon's exit status when another daemon serves the socket (not imported: torch)
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +115,7 @@ class ChildWorker:
         assert proc.stdout is not None and proc.stdin is not None
         try:
             ready = await asyncio.wait_for(_first_ready(proc.stdout), timeout)
-        except (TimeoutError, asyncio.IncompleteReadError, WorkerUnavailable, ValueError) as exc:
+        except (TimeoutError, asyncio.IncompleteReadError, WorkerUnavailable, ValueError, ProtocolError) as exc:
             if proc.returncode is None:
                 proc.kill()
             raise WorkerUnavailable(f"worker did not start: {exc}") from exc
@@ -143,7 +153,7 @@ class RemoteWorker:
         try:
             reader, writer = await asyncio.wait_for(self.open(), timeout)
             return await _hello(reader, writer, self.token)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, EndpointError, ValueError) as exc:
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, EndpointError, ValueError, ProtocolError) as exc:
             raise WorkerUnavailable(f"cannot reach the worker at {self.address}: {exc!r}") from exc
 
     async def stop(self, link: Link) -> None:
@@ -185,7 +195,7 @@ class SharedDaemon(RemoteWorker):
                 last = exc
             except (ConnectionResetError, asyncio.IncompleteReadError, BrokenPipeError) as exc:
                 last = exc  # a daemon that was exiting as we came; the next one will answer
-            except (EndpointError, WorkerUnavailable, TimeoutError, ValueError) as exc:
+            except (EndpointError, WorkerUnavailable, TimeoutError, ValueError, ProtocolError) as exc:
                 raise WorkerUnavailable(f"worker at {self.sock}: {exc}") from exc
             code: int | None = self.spawned.returncode if self.spawned is not None else None
             if code not in (None, 0, ALREADY_RUNNING):
