@@ -61,8 +61,10 @@ class FillgapServer(LanguageServer):
             settings.model, settings.device, settings.threads, w.mode, w.address, w.token_file, w.idle_timeout_s
         )
         if old is not None and old.key == connector.key:
+            old.deadline_ms = w.deadline_ms
             return None
         self.worker = WorkerClient(connector)
+        self.worker.deadline_ms = w.deadline_ms
         return old
 
 
@@ -182,6 +184,7 @@ async def start_worker(ls: FillgapServer) -> WorkerClient:
                 log.info("no progress report: %r", exc)
         try:
             ready = await worker.ensure_started()
+            ls.told_worker_failed = False  # a worker that fails again after this is worth telling about
         finally:
             if shown:
                 ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="model ready"))
