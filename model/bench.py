@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="gaps 32,64; context 128; 2 repeats (under a minute)")
     p.add_argument("--json", type=Path, default=None, help="write results here")
+    p.add_argument(
+        "--concurrency",
+        default=None,
+        help="also fills/s and latency with this many concurrent documents on one worker, e.g. 1,4,16",
+    )
     ns = p.parse_args(argv)
     if ns.quick:
         ns.gaps, ns.context, ns.repeats = "32,64", 128, 2
@@ -117,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     gaps = [int(g) for g in ns.gaps.split(",")]
     tokens = _held_out_tokens(tok, 2 * ns.context + max(gaps))
     rows = run(model, tokens, tok.specials, gaps, ns.context, ns.repeats, ns.device)
+    concurrent: list[dict] = []
+    if ns.concurrency:
+        from model.bench_concurrency import concurrency
+
+        levels = tuple(int(n) for n in ns.concurrency.split(","))
+        model_arg = None if ns.model == str(DEFAULT_CHECKPOINT) else ns.model
+        concurrent = concurrency(model_arg, ns.device, levels, seconds=10.0 if ns.quick else 30.0)
     print(f"{'gap':>4}  {'method':<36} {'tok/s':>9} {'spread (s)':>17} {'passes':>6} {'x AR':>6}")
     for r in rows:
         spread = f"{r['min_s']:.3f}-{r['max_s']:.3f}"
@@ -137,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             "context": ns.context,
             "repeats": ns.repeats,
         }
-        ns.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+        ns.json.write_text(json.dumps({"meta": meta, "rows": rows, "concurrency": concurrent}, indent=2))
     return 0
 
 

@@ -110,11 +110,20 @@ class StepLoop:
     def _loop(self) -> None:
         with torch.no_grad():  # grad mode is per thread; the fills' threads are in no_grad already
             while True:
-                for call in self._gather():
-                    call.done.set()
+                calls = self._gather()
+                try:
+                    self._run(calls)
+                except BaseException as exc:  # never leave a fill waiting for an answer that won't come
+                    log.exception("step loop failed")
+                    for call in calls:
+                        if call.result is None and call.error is None:
+                            call.error = exc
+                finally:
+                    for call in calls:
+                        call.done.set()
 
     def _gather(self) -> list[_Call]:
-        """Wait for a step's calls, run them, return them answered."""
+        """The calls of the next step: once every running fill has posted, or the window has passed."""
         with self._cv:
             while not self._posted:
                 self._cv.wait()
@@ -122,6 +131,9 @@ class StepLoop:
             while self._stragglers() and (left := until - time.monotonic()) > 0:
                 self._cv.wait(left)
             calls, self._posted = self._posted, []
+        return calls
+
+    def _run(self, calls: list[_Call]) -> None:
         live = []
         for call in calls:
             if call.member is not None and call.member.should_stop():
@@ -131,7 +143,6 @@ class StepLoop:
         for call in (c for c in live if c.solo is not None):
             self._run_solo(call)
         self._run_batched([c for c in live if c.solo is None])
-        return calls
 
     def _stragglers(self) -> bool:
         posted = {id(c.member) for c in self._posted}
@@ -152,7 +163,10 @@ class StepLoop:
             chunk = rows[start : start + self.max_rows]
             try:
                 for (call, _), out in zip(chunk, self._rows_split_on_oom(chunk), strict=True):
-                    pieces[id(call)].append(out)
+                    if isinstance(out, BaseException):
+                        call.error = call.error or out
+                    else:
+                        pieces[id(call)].append(out)
             except Exception as exc:
                 for call, _ in chunk:
                     call.error = call.error or exc
@@ -160,12 +174,15 @@ class StepLoop:
             if call.error is None:
                 call.result = torch.stack(pieces[id(call)])
 
-    def _rows_split_on_oom(self, rows: list[tuple[_Call, int]]) -> list[torch.Tensor]:
+    def _rows_split_on_oom(self, rows: list[tuple[_Call, int]]) -> list[torch.Tensor | BaseException]:
+        """Each row's logits; a row that runs out of memory even alone gets its error instead."""
         try:
-            return self._rows(rows)
+            return list(self._rows(rows))
         except Exception as exc:
-            if not is_out_of_memory(exc) or len(rows) == 1:
+            if not is_out_of_memory(exc):
                 raise
+            if len(rows) == 1:
+                return [exc]
             self.oom_splits += 1
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
