@@ -1,7 +1,7 @@
 """The `fillgap` command: serve, fill, measure, eval, worker, status, train, bench.
 
-`worker`, `train` and `bench` run model code and are imported only when asked for, so `serve` and `fill`
-never load torch in this process.
+`worker` and `train` run model code and are imported only when asked for, so `serve` and `fill`
+never load torch in this process; `bench` runs its model part (`python -m model.bench`) in a child.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from model.protocol import SamplerSettings
 
-MODEL_COMMANDS = {"worker": "model.worker", "train": "model.train", "bench": "model.bench"}
+MODEL_COMMANDS = {"worker": "model.worker", "train": "model.train"}
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from lsp.worker_status import main as status_main
 
         return status_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from lsp.bench_command import main as bench_main
+
+        return bench_main(argv[1:])
     if argv and argv[0] == "bench-lsp":
         from lsp.bench_lsp import main as bench_lsp_main
 
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("eval", help="HumanEval infilling: fill through the server, run the tests (see fillgap eval -h)")
     sub.add_parser("worker", help="hold a model and answer fill requests, on stdio or a socket (fillgap worker -h)")
     sub.add_parser("train", help="train a checkpoint (see fillgap train -h)")
-    sub.add_parser("bench", help="diffusion vs autoregressive decode throughput (see fillgap bench -h)")
+    sub.add_parser("bench", help="throughput vs autoregressive, LSP latency, concurrency, memory (fillgap bench -h)")
     sub.add_parser("status", help="counters of this user's running workers (see fillgap status -h)")
     sub.add_parser("bench-lsp", help="initialize latency of fillgap serve against a bare pygls server")
     ns = p.parse_args(argv)
