@@ -65,7 +65,8 @@ def _print(address: Address, st: WorkerStatus) -> None:
     print(f"  queue    {st.queued} waiting, {st.running} running, {st.connections} connections")
     print(f"  served   {st.served} (cancelled {st.cancelled}, failed {st.failed})")
     print(f"  latency  p50 {st.p50_ms:.0f} ms, p95 {st.p95_ms:.0f} ms")
-    print(f"  batches  {st.forward_passes} forward passes, {st.mean_batch_rows:.1f} rows each on average")
+    splits = f", {st.oom_splits} split for memory" if st.oom_splits else ""
+    print(f"  batches  {st.forward_passes} forward passes, {st.mean_batch_rows:.1f} rows each on average{splits}")
     print(f"  memory   {st.rss_mb:.0f} MB resident" + (f", {st.gpu_mb:.0f} MB GPU" if st.gpu_mb else ""))
 
 

@@ -163,11 +163,7 @@ def run_level(path: Path, docs: int, gaps: list[Gap], budget: int, sampler: Samp
         "tokens_s": len(latencies) * budget / seconds,
         "p50_ms": 1000 * statistics.median(ordered) if ordered else None,
         "p95_ms": 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else None,
-        "rows_per_pass": round(
-            (after.mean_batch_rows * after.forward_passes - first.mean_batch_rows * first.forward_passes)
-            / max(passes, 1),
-            2,
-        ),
+        "rows_per_pass": round((after.rows - first.rows) / max(passes, 1), 2),
         "worker_rss_mb": after.rss_mb,
     }
 

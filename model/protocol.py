@@ -156,6 +156,8 @@ class WorkerStatus:
     gpu_mb: float
     forward_passes: int
     mean_batch_rows: float  # rows per forward pass: how much batching there was
+    rows: int = 0  # rows run over all forward passes
+    oom_splits: int = 0  # passes that ran out of memory and were split in halves
     type: str = "worker_status"
 
 

@@ -76,6 +76,8 @@ class Worker:
             gpu_mb=round(gpu_mb(self.ready.device), 1),
             forward_passes=loop.forward_passes,
             mean_batch_rows=round(loop.rows_run / max(loop.forward_passes, 1), 2),
+            rows=loop.rows_run,
+            oom_splits=loop.oom_splits,
         )
 
 

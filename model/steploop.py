@@ -30,6 +30,7 @@ from model.sampler import Stopped
 log = logging.getLogger("fillgap.worker")
 
 Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+GATHER_MAX_S = 0.1
 
 
 class Member(Protocol):
@@ -58,10 +59,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 class StepLoop:
     def __init__(self, forward: Forward, pad_id: int, max_rows: int = 64, gather_s: float = 0.01) -> None:
+        """`gather_s`: the least a step waits for stragglers; it waits up to a quarter of the last pass
+        (at most GATHER_MAX_S), since a fill that posts late would otherwise wait a whole pass."""
         self._forward = forward
         self._pad_id = pad_id
         self.max_rows = max_rows
         self.gather_s = gather_s
+        self._last_pass_s = 0.0
         self._cv = threading.Condition()
         self._posted: list[_Call] = []
         self._members: set[Member] = set()
@@ -127,7 +131,7 @@ class StepLoop:
         with self._cv:
             while not self._posted:
                 self._cv.wait()
-            until = time.monotonic() + self.gather_s
+            until = time.monotonic() + min(GATHER_MAX_S, max(self.gather_s, self._last_pass_s / 4))
             while self._stragglers() and (left := until - time.monotonic()) > 0:
                 self._cv.wait(left)
             calls, self._posted = self._posted, []
@@ -140,9 +144,12 @@ class StepLoop:
                 call.error = Stopped()  # cancelled or past its deadline: dropped at this boundary
             else:
                 live.append(call)
+        started = time.monotonic()
         for call in (c for c in live if c.solo is not None):
             self._run_solo(call)
         self._run_batched([c for c in live if c.solo is None])
+        if live:
+            self._last_pass_s = time.monotonic() - started
 
     def _stragglers(self) -> bool:
         posted = {id(c.member) for c in self._posted}
