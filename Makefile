@@ -51,3 +51,10 @@ vscode:
 # Redraw editors/nvim/ghost-text.png: Neovim in tmux showing a suggestion from the shipped model.
 nvim-screenshot: setup
 	$(PY) -m tests.editors.screenshot
+
+# --- tests/reliability (issue 9) ---
+.PHONY: soak
+
+# The long versions: 60 s of typing, a 10 MB file, 400 fuzzing examples, every worker mode.
+soak: setup
+	FILLGAP_SOAK=1 $(PY) -m pytest -q -s tests/reliability

@@ -15,6 +15,8 @@ one truncated frame glued the next header to its leftovers and every later messa
 ended the server with a MemoryError. `FramedStdin` finds a Content-Length header at the end of a
 line of junk (so the stream is back in step at the next frame), drops a frame over MAX_BODY at
 its header, and reads header lines of bounded length.
+
+Text with lone surrogates (valid JSON, invalid Unicode) is made valid on arrival (`valid_unicode`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,24 @@ class FramedStdin:
         return self.raw.read(n)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(value: Any) -> Any:
+    """`value` with each lone surrogate (a JSON escape like \\ud800 decodes to one) made U+FFFD.
+
+    Such text cannot be encoded (tree-sitter, the worker, UTF-16 columns all failed on it); the
+    replacement is one code point for one, one UTF-16 unit for one, three UTF-8 bytes for three, so
+    every position the client sends still means the same place."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
+    return value
+
+
 def _usable_id(msg_id: object) -> bool:
     return isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
 
@@ -93,6 +113,8 @@ class GuardedProtocol(LanguageServerProtocol):
         log.warning(
             "refused %s %s: %s", method if isinstance(method, str) else "a message", _describe(msg_id), error.message
         )
+        if getattr(getattr(self._server, "settings", None), "log_documents", False):  # the user asked for it
+            log.warning("the refused message: %r", data)
         if isinstance(data, dict) and "method" in data and "id" in data:  # a request: it waits for an answer
             self._send_response(msg_id if _usable_id(msg_id) else None, error=error.to_response_error())  # type: ignore[arg-type]
 
@@ -104,7 +126,7 @@ class GuardedProtocol(LanguageServerProtocol):
             self._refuse(message, JsonRpcInvalidRequest("a request id must be an integer or a string"))
             return
         try:
-            structured = self._structure(message)
+            structured = self._structure(valid_unicode(message))
         except JsonRpcException as exc:
             self._refuse(message, exc)
             return

@@ -26,6 +26,7 @@ from lsp import __version__
 from lsp.actions import REFINE_BELOW, ActionData, list_actions, parse_data, rewrite_gap, workspace_edit
 from lsp.cache import SuggestionCache
 from lsp.context import related_context
+from lsp.documents import LspWorkspace, lsp_lines
 from lsp.fill import Suggestion, fill_gap, fill_jointly, refine_span
 from lsp.gaps import Gap, find_gap, line_end, placeholder_gaps
 from lsp.rpc_guard import FramedStdin, GuardedProtocol
@@ -73,6 +74,7 @@ server = FillgapServer()
 
 @server.feature(types.INITIALIZE)
 def on_initialize(ls: FillgapServer, params: types.InitializeParams) -> None:
+    ls.workspace.__class__ = LspWorkspace  # pygls's, counting lines as LSP does (lsp/documents.py)
     try:
         settings = from_options(params.initialization_options)
     except ValueError as exc:
@@ -130,10 +132,12 @@ def line_length(line: str, encoding: str | None) -> int:
 
 
 def check_position(doc: TextDocument, pos: types.Position, encoding: str | None) -> None:
-    lines = doc.source.split("\n")
+    lines = lsp_lines(doc.source) + [""]  # the position just past a final line break is on a line of its own
+    if doc.source and not doc.source.endswith(("\n", "\r")):
+        lines.pop()
     if pos.line < 0 or pos.character < 0 or pos.line >= len(lines):
         raise JsonRpcInvalidParams(f"position {pos.line}:{pos.character} is outside the document ({len(lines)} lines)")
-    if pos.character > line_length(lines[pos.line].rstrip("\r"), encoding):
+    if pos.character > line_length(lines[pos.line].rstrip("\r\n"), encoding):
         raise JsonRpcInvalidParams(f"position {pos.line}:{pos.character} is past the end of its line")
 
 

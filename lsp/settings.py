@@ -62,6 +62,7 @@ class Settings:
     snippets: str = "auto"  # doubtful spans as tab stops: "on", "off", or "auto" (if the client takes snippets)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     languages: list[str] | None = None  # languageIds to fill in; None: every language with a grammar
+    log_documents: bool = False  # debugging: logs may quote messages that hold document text
 
     def __post_init__(self) -> None:
         if self.snippets not in ("on", "off", "auto"):

@@ -15,6 +15,7 @@ from lsprotocol import types
 from pygls.workspace import PositionCodec, TextDocument
 
 from lsp.context import OpenDocument
+from lsp.documents import LspTextDocument
 from lsp.syntax import LANGUAGES, grammar, parse
 
 
@@ -64,7 +65,7 @@ class DocumentTrees:
         if language_id not in LANGUAGES:
             return
         self.full_parses += 1
-        doc = TextDocument(uri, text, language_id=language_id, position_codec=codec)
+        doc = LspTextDocument(uri, text, language_id=language_id, position_codec=codec)
         self._entries[uri] = _Entry(language_id, doc, parse(language_id, text))
 
     def change(self, uri: str, changes: Sequence[types.TextDocumentContentChangeEvent]) -> None:

@@ -175,7 +175,9 @@ class RawServer:
     def inline(self, uri: str, line: int, character: int, automatic: bool = False, timeout: float = 120.0) -> Any:
         return self.call("textDocument/inlineCompletion", inline_params(uri, line, character, automatic), timeout)
 
-    def inline_items(self, uri: str, line: int, character: int, timeout: float = 120.0) -> list[types.InlineCompletionItem]:
+    def inline_items(
+        self, uri: str, line: int, character: int, timeout: float = 120.0
+    ) -> list[types.InlineCompletionItem]:
         resp = self.inline(uri, line, character, timeout=timeout)
         if "error" in resp:
             raise AssertionError(f"inlineCompletion answered an error: {resp['error']}")
@@ -205,7 +207,8 @@ class RawServer:
         return code
 
     def stderr_text(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
 

@@ -45,7 +45,9 @@ json_value = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
-numbers = st.one_of(st.integers(0, 6), st.integers(-3, -1), st.integers(2**31, 2**40), st.sampled_from([1.5, "3", None]))
+numbers = st.one_of(
+    st.integers(0, 6), st.integers(-3, -1), st.integers(2**31, 2**40), st.sampled_from([1.5, "3", None])
+)
 position = st.fixed_dictionaries({"line": numbers, "character": numbers})
 uri = st.sampled_from(URIS)
 
