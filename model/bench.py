@@ -13,6 +13,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +25,10 @@ from model.autoregressive import greedy_decode
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, resolve
 from model.corpus import collect, split, stdlib_dir
 from model.protocol import SamplerSettings
+from model.roofline import Device, decode_bound, known_device
 from model.sampler import infill
 from model.tokenizer import SpecialIds
-from model.transformer import DiffusionLM
+from model.transformer import DiffusionLM, ModelConfig
 
 
 def configurations(gap: int) -> dict[str, SamplerSettings]:
@@ -89,6 +91,40 @@ def _row(name: str, gap: int, times: list[float], passes: int, ar_median: float)
     }
 
 
+# Shapes of the Qwen2 family at the sizes a user would run (Qwen2.5-0.5B is Open-dCoder's base);
+# "tiny" is for checking the code path on a CPU.
+RANDOM_MODELS = {
+    "tiny": ModelConfig(
+        vocab_size=8192,
+        hidden_size=128,
+        intermediate_size=344,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+    ),
+    "0.5b": ModelConfig(
+        vocab_size=151936,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        rope_theta=1_000_000.0,
+    ),
+}
+
+
+def _device(ns: argparse.Namespace) -> Device | None:
+    """The device whose roofline bounds each row: given by flags, or known by name (CUDA)."""
+    if ns.bandwidth_gbs and ns.peak_tflops:
+        return Device(ns.device, ns.bandwidth_gbs * 1e9, ns.peak_tflops * 1e12)
+    if ns.device.startswith("cuda") and torch.cuda.is_available():
+        return known_device(torch.cuda.get_device_name(torch.device(ns.device)))
+    return None
+
+
 def _held_out_tokens(tok: object, need: int) -> list[int]:
     _, held = split(collect(stdlib_dir()))
     ids: list[int] = []
@@ -113,15 +149,41 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also fills/s and latency with this many concurrent documents on one worker, e.g. 1,4,16",
     )
+    p.add_argument(
+        "--random-model",
+        choices=sorted(RANDOM_MODELS),
+        default=None,
+        help="time a random-weight Qwen2-family model of this size instead of a checkpoint (same tokenizer)",
+    )
+    p.add_argument("--bandwidth-gbs", type=float, default=None, help="device memory bandwidth, for the bound")
+    p.add_argument("--peak-tflops", type=float, default=None, help="device dense TFLOP/s in this dtype, for the bound")
     ns = p.parse_args(argv)
     if ns.quick:
         ns.gaps, ns.context, ns.repeats = "32,64", 128, 2
     dtype = torch.bfloat16 if ns.device.startswith("cuda") else torch.float32
     model, tok, _ = load_checkpoint(resolve(ns.model), dtype)
+    if ns.random_model:  # the weights do not matter for speed; the shapes do
+        torch.manual_seed(0)
+        model = DiffusionLM(RANDOM_MODELS[ns.random_model]).to(dtype).eval()
+        ns.model = f"random {ns.random_model}"
     model.to(ns.device)
     gaps = [int(g) for g in ns.gaps.split(",")]
     tokens = _held_out_tokens(tok, 2 * ns.context + max(gaps))
     rows = run(model, tokens, tok.specials, gaps, ns.context, ns.repeats, ns.device)
+    device = _device(ns)
+    if device is not None:
+        for r in rows:
+            bound = decode_bound(
+                model.config,
+                device,
+                r["method"],
+                ns.context,
+                r["gap"],
+                r["forward_passes"],
+                bytes_per_weight=2 if dtype == torch.bfloat16 else 4,
+            )
+            r["bound_tok_s"] = r["gap"] / bound
+            r["fraction_of_bound"] = bound / r["median_s"]
     concurrent: list[dict] = []
     if ns.concurrency:
         from model.bench_concurrency import concurrency
@@ -148,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             "parameters": model.num_parameters(),
             "context": ns.context,
             "repeats": ns.repeats,
+            "bound_device": None
+            if device is None
+            else {"name": device.name, "bandwidth_bytes_s": device.bandwidth, "flops": device.flops},
+            "command": "python -m model.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         }
         ns.json.write_text(json.dumps({"meta": meta, "rows": rows, "concurrency": concurrent}, indent=2))
     return 0
