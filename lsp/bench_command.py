@@ -36,18 +36,12 @@ def decode(ns: argparse.Namespace) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "model.bench", "--json", str(out), "--concurrency", ns.concurrency]
         if ns.quick:
             cmd.append("--quick")
-        for flag in ("model", "device", "gaps", "repeats"):
+        for flag in ("model", "device", "gaps", "repeats", "random_model", "bandwidth_gbs", "peak_tflops"):
             value = getattr(ns, flag)
             if value is not None:
-                cmd += [f"--{flag}", str(value)]
+                cmd += [f"--{flag.replace('_', '-')}", str(value)]
         subprocess.run(cmd, check=True)
         return json.loads(out.read_text())
-
-
-def _at_256(rows: list[dict]) -> dict[str, float]:
-    """The best diffusion/AR ratio at the longest gap measured, per method."""
-    longest = max((r["gap"] for r in rows), default=0)
-    return {r["method"]: round(r["vs_ar"], 2) for r in rows if r["gap"] == longest}
 
 
 def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -66,6 +60,9 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                 ">= 4x on a GPU at 256",
             )
         )
+        for r in rows:
+            if "fraction_of_bound" in r and r["gap"] == longest:
+                lines.append((f"{r['method']}: share of the roofline bound", f"{r['fraction_of_bound']:.1%}", "-"))
     for level in result.get("decode", {}).get("concurrency", []):
         name = f"{level['documents']} concurrent documents ({level['worker']}, {level['rows_per_pass']} rows/pass)"
         lines.append((name, f"{level['fills_s']:.2f} fills/s, p95 {level['p95_ms']:.0f} ms", "-"))
@@ -125,6 +122,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--gaps", default=None, help="decode gaps, e.g. 32,64,128,256")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--concurrency", default="1,4,16")
+    p.add_argument("--random-model", default=None, help="decode a random-weight model of this size (model.bench -h)")
+    p.add_argument("--bandwidth-gbs", type=float, default=None, help="for the roofline bound off CUDA")
+    p.add_argument("--peak-tflops", type=float, default=None, help="for the roofline bound off CUDA")
     p.add_argument("--threads", type=int, default=0, help="worker threads for the LSP part (0: torch's default)")
     p.add_argument("--no-lsp", action="store_true", help="decode and concurrency only")
     p.add_argument("--out", type=Path, default=Path("runs/bench.json"))
