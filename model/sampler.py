@@ -130,19 +130,24 @@ class _Scorer:
         self.cols, self.src_at = cols, torch.searchsorted(self.need, src)
 
     def __call__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Only the columns being decoded go through the output layer; the rest come back zero."""
         if self.cache is None:
-            return choose(self.model.token_logits(self.ids, self.key_padding), self.s, self.gen, self.specials)
-        if self.cache[0].k is None:  # the first pass runs everything and fills the cache
-            logits = self.model.token_logits(self.ids, self.key_padding, cache=self.cache)
+            part = choose(self.model.token_logits(self.ids, self.key_padding, cols=self.cols), *self._how())
+        elif self.cache[0].k is None:  # the first pass runs everything and fills the cache
+            logits = self.model.token_logits(self.ids, self.key_padding, cache=self.cache, cols=self.cols)
             for layer in self.cache:
                 layer.positions = self.need
-            return choose(logits, self.s, self.gen, self.specials)
-        raw = self.model(self.ids[:, self.need], self.key_padding, cache=self.cache, positions=self.need)
-        part = choose(raw[:, self.src_at], self.s, self.gen, self.specials)
+            part = choose(logits, *self._how())
+        else:
+            raw = self.model(self.ids[:, self.need], self.key_padding, cache=self.cache, positions=self.need)
+            part = choose(raw[:, self.src_at], *self._how())
         full = [torch.zeros(self.ids.shape, dtype=t.dtype, device=t.device) for t in part]
         for whole, piece in zip(full, part, strict=True):
             whole[:, self.cols] = piece
         return full[0], full[1], full[2]
+
+    def _how(self) -> tuple[SamplerSettings, torch.Generator | None, SpecialIds]:
+        return self.s, self.gen, self.specials
 
 
 @torch.no_grad()

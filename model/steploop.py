@@ -223,10 +223,13 @@ class SharedModel:
         self._model = model
         self._loop = loop
 
-    def token_logits(self, ids: torch.Tensor, key_padding: torch.Tensor | None = None, cache: Any = None) -> Any:
+    def token_logits(
+        self, ids: torch.Tensor, key_padding: torch.Tensor | None = None, cache: Any = None, cols: Any = None
+    ) -> Any:
         if cache is not None:  # a key/value cache belongs to one fill: such passes run alone
-            return self._loop.solo(lambda: self._model.token_logits(ids, key_padding, cache=cache))
-        return self._loop.logits(ids, key_padding)
+            return self._loop.solo(lambda: self._model.token_logits(ids, key_padding, cache=cache, cols=cols))
+        logits = self._loop.logits(ids, key_padding)  # the shared pass scores every column
+        return logits if cols is None else logits[:, cols]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._loop.solo(lambda: self._model(*args, **kwargs))

@@ -201,12 +201,15 @@ class DiffusionLM(nn.Module):
         causal: bool = False,
         cache: list[LayerCache] | None = None,
         positions: torch.Tensor | None = None,
+        heads: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (B, T, V) for token ids (B, T); key_padding (B, T_keys) is True where a key is real.
 
         `positions` (T,) are the tokens' places in the sequence (default 0..T-1); with a cache
-        they say where the new tokens sit. The raw logits are returned: with shift_logits, the
-        logits at i predict token i+1 (see `token_logits`).
+        they say where the new tokens sit. `heads` (H,) limits the output layer to those columns
+        (B, H, V): with a vocabulary of thousands it is a large share of a small model's pass. The
+        raw logits are returned: with shift_logits, the logits at i predict token i+1 (see
+        `token_logits`).
         """
         T = ids.shape[1]
         if positions is None:
@@ -216,12 +219,22 @@ class DiffusionLM(nn.Module):
         x = self.model.embed_tokens(ids)
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, key_padding, causal, None if cache is None else cache[i])
+        if heads is not None:
+            x = x[:, heads]
         return self.lm_head(self.model.norm(x))
 
     def token_logits(
-        self, ids: torch.Tensor, key_padding: torch.Tensor | None = None, cache: list[LayerCache] | None = None
+        self,
+        ids: torch.Tensor,
+        key_padding: torch.Tensor | None = None,
+        cache: list[LayerCache] | None = None,
+        cols: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits whose position i scores token i, over the full (bidirectional) sequence."""
+        """Logits whose position i scores token i, over the full (bidirectional) sequence; with
+        `cols` (sorted column indices), only at those columns: (B, len(cols), V)."""
+        if cols is not None:
+            src = (cols - 1).clamp(min=0) if self.config.shift_logits else cols
+            return self(ids, key_padding, cache=cache, heads=src)
         logits = self(ids, key_padding, cache=cache)
         if self.config.shift_logits:  # the first position has no left neighbour; reuse its own
             logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
