@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
         levels = tuple(int(n) for n in ns.concurrency.split(","))
         model_arg = None if ns.model == str(DEFAULT_CHECKPOINT) else ns.model
-        concurrent = concurrency(model_arg, ns.device, levels, seconds=10.0 if ns.quick else 30.0)
+        concurrent = concurrency(model_arg, ns.device, levels, seconds=4.0 if ns.quick else 30.0)
     print(f"{'gap':>4}  {'method':<36} {'tok/s':>9} {'spread (s)':>17} {'passes':>6} {'x AR':>6}")
     for r in rows:
         spread = f"{r['min_s']:.3f}-{r['max_s']:.3f}"
