@@ -100,16 +100,21 @@ async def test_rewrite_selection_regenerates_it_with_both_sides_fixed() -> None:
             assert after.startswith(text[: text.index("s = s")]) and after.endswith("    return s\n")
 
 
+async def _fallback_item(client) -> types.CompletionItem:
+    """The completion fallback's one item for the `pass` of SHAPES."""
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=5, character=6)
+        )
+    )
+    assert isinstance(result, types.CompletionList) and len(result.items) == 1
+    return result.items[0]
+
+
 async def test_completion_fallback_offers_the_fill_as_one_item() -> None:
     async with running_server() as client:
         open_doc(client, URI, SHAPES)
-        result = await client.text_document_completion_async(
-            types.CompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=5, character=6)
-            )
-        )
-        assert isinstance(result, types.CompletionList) and len(result.items) == 1
-        item = result.items[0]
+        item = await _fallback_item(client)
         assert isinstance(item.text_edit, types.TextEdit)
         edit = types.WorkspaceEdit(
             document_changes=[
@@ -131,13 +136,7 @@ async def test_a_snippet_client_gets_the_fallback_item_as_an_escaped_snippet() -
     )
     async with running_server(capabilities=caps) as client:
         open_doc(client, URI, SHAPES)
-        result = await client.text_document_completion_async(
-            types.CompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=5, character=6)
-            )
-        )
-        assert isinstance(result, types.CompletionList) and len(result.items) == 1
-        item = result.items[0]
+        item = await _fallback_item(client)
         assert item.insert_text_format == types.InsertTextFormat.Snippet
         assert isinstance(item.text_edit, types.TextEdit)
         # Unescaped, the snippet is the fill itself, and it parses in place.
