@@ -13,6 +13,12 @@ export interface SamplerSettings {
   threshold?: number;
 }
 
+export interface WorkerSettings {
+  mode?: "shared" | "private";
+  address?: string;
+  token_file?: string;
+}
+
 export interface ServerSettings {
   model?: string;
   device?: string;
@@ -20,6 +26,8 @@ export interface ServerSettings {
   debounce_ms?: number;
   snippets?: "auto" | "on" | "off";
   sampler?: SamplerSettings;
+  typing?: { enabled: boolean };
+  worker?: WorkerSettings;
 }
 
 // VS Code setting name -> server key, for the top level and the sampler.
@@ -73,7 +81,31 @@ export function toServerSettings(get: Lookup): ServerSettings {
   if (Object.keys(sampler).length > 0) {
     out.sampler = sampler;
   }
+  const typing = get("typing.enabled");
+  if (typeof typing === "boolean") {
+    out.typing = { enabled: typing };
+  }
+  const worker = toWorkerSettings(get);
+  if (Object.keys(worker).length > 0) {
+    out.worker = worker;
+  }
   return out;
+}
+
+/** Which worker serves fills: the user's shared daemon, a private child, or one at an address. */
+function toWorkerSettings(get: Lookup): WorkerSettings {
+  const worker: WorkerSettings = {};
+  const mode = get("worker.mode");
+  if (mode === "shared" || mode === "private") {
+    worker.mode = mode;
+  }
+  for (const [name, key] of [["worker.address", "address"], ["worker.tokenFile", "token_file"]] as const) {
+    const v = get(name);
+    if (typeof v === "string" && v.trim() !== "") {
+      worker[key] = v.trim();
+    }
+  }
+  return worker;
 }
 
 /** Settings whose change needs a new server process rather than didChangeConfiguration. */

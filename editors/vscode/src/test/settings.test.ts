@@ -44,3 +44,15 @@ test("malformed values are dropped rather than sent (the server refuses unknown 
   });
   assert.deepEqual(settings, {});
 });
+
+test("the typing profile switch and the worker's place go to the server", () => {
+  const settings = from({
+    "typing.enabled": false,
+    "worker.mode": "private",
+    "worker.address": " tcp://gpu-box:7070 ",
+    "worker.tokenFile": "",
+  });
+  assert.deepEqual(settings.typing, { enabled: false });
+  assert.deepEqual(settings.worker, { mode: "private", address: "tcp://gpu-box:7070" });
+  assert.equal(from({ "worker.mode": "elsewhere" }).worker, undefined);
+});
