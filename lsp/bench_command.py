@@ -36,7 +36,7 @@ def decode(ns: argparse.Namespace) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "model.bench", "--json", str(out), "--concurrency", ns.concurrency]
         if ns.quick:
             cmd.append("--quick")
-        for flag in ("model", "device", "gaps", "repeats", "random_model", "bandwidth_gbs", "peak_tflops"):
+        for flag in ("model", "device", "gaps", "context", "repeats", "random_model", "bandwidth_gbs", "peak_tflops"):
             value = getattr(ns, flag)
             if value is not None:
                 cmd += [f"--{flag.replace('_', '-')}", str(value)]
@@ -120,6 +120,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--gaps", default=None, help="decode gaps, e.g. 32,64,128,256")
+    p.add_argument("--context", type=int, default=None, help="decode prefix and suffix tokens each (default 512)")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--concurrency", default="1,4,16")
     p.add_argument("--random-model", default=None, help="decode a random-weight model of this size (model.bench -h)")

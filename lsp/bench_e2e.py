@@ -41,7 +41,7 @@ class Plan:
     invoked: int  # placeholder bodies filled one at a time
 
 
-FULL = Plan(typing=30, invoked=30)
+FULL = Plan(typing=20, invoked=20)
 QUICK = Plan(typing=2, invoked=2)
 
 
