@@ -95,14 +95,25 @@ def split(files: list[SourceFile], percent: int = 3) -> tuple[list[SourceFile], 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the paths of one split, one a line (for `fillgap measure $(python -m model.corpus)`)."""
+    """Print the paths of one split, one a line (for `fillgap measure $(python -m model.corpus)`),
+    or copy a capped sample of a folder (`--copy-to`), as the multi-language fine-tune's data was made."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m model.corpus", description=main.__doc__)
     p.add_argument("--data", default=str(stdlib_dir()))
     p.add_argument("--split", choices=("train", "held-out"), default="held-out")
+    p.add_argument("--suffixes", default=".py", help="comma-separated, e.g. .go or .js,.mjs")
+    p.add_argument("--cap-mb", type=float, default=0.0, help="at most this many MB of files")
+    p.add_argument("--copy-to", default=None, help="copy the (capped) files, all splits, into this folder")
     ns = p.parse_args(argv)
-    train, held = split(collect(Path(ns.data)))
+    files = collect(Path(ns.data), suffixes=tuple(ns.suffixes.split(",")), cap_bytes=int(ns.cap_mb * 1e6))
+    if ns.copy_to:
+        for f in files:
+            out = Path(ns.copy_to) / f.rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(f.text)
+        return
+    train, held = split(files)
     for f in held if ns.split == "held-out" else train:
         print(f.path)
 
