@@ -77,7 +77,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def _memory_kb(pid: int | None, field: str) -> int | None:
+def memory_kb(pid: int | None, field: str) -> int | None:
+    """A /proc/PID/status memory field (VmRSS, VmHWM, ...) in kB; None if the process is gone."""
     if not pid:
         return None
     try:
@@ -196,7 +197,7 @@ async def run(plan: Plan, threads: int = 0) -> dict[str, Any]:
     cold = await cold_start(options, sample[0])
     async with running_server(options) as client:
         server_pid = _server_pid(client)
-        idle_kb = _memory_kb(server_pid, "VmRSS")
+        idle_kb = memory_kb(server_pid, "VmRSS")
         first = 1
         typing = await typing_replay(client, sample[first : first + plan.typing])
         first += plan.typing
@@ -204,9 +205,9 @@ async def run(plan: Plan, threads: int = 0) -> dict[str, Any]:
         worker_pid = await _worker_pid(client)
         memory = {
             "server_idle_rss_mb": _mb(idle_kb),
-            "server_peak_rss_mb": _mb(_memory_kb(server_pid, "VmHWM")),
-            "worker_rss_mb": _mb(_memory_kb(worker_pid, "VmRSS")),
-            "worker_peak_rss_mb": _mb(_memory_kb(worker_pid, "VmHWM")),
+            "server_peak_rss_mb": _mb(memory_kb(server_pid, "VmHWM")),
+            "worker_rss_mb": _mb(memory_kb(worker_pid, "VmRSS")),
+            "worker_peak_rss_mb": _mb(memory_kb(worker_pid, "VmHWM")),
         }
     return {"cold_start": cold, "typing": typing, "invoked": alone, "memory": memory}
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from lsprotocol import converters, types
 
+from lsp.bench_e2e import memory_kb
+
 REPO = Path(__file__).resolve().parents[2]
 CONVERTER = converters.get_converter()
 
@@ -221,10 +223,10 @@ def inline_params(uri: str, line: int, character: int, automatic: bool = False) 
 
 
 def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+    kb = memory_kb(pid, "VmRSS")
+    if kb is None:
+        raise RuntimeError(f"no VmRSS for {pid}")
+    return kb
 
 
 def children(pid: int) -> list[int]:
