@@ -1,6 +1,6 @@
 """Per-language tree-sitter queries, one folder per language (`python/gaps.scm`, ...).
 
-Data only: `lsp.syntax` reads these files; the grammars themselves come from PyPI wheels.
+Data only: `lsp.fill.syntax` reads these files; the grammars themselves come from PyPI wheels.
 """
 
 from pathlib import Path

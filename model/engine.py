@@ -16,8 +16,8 @@ import torch
 
 from model.attention import backend_name
 from model.checkpoint import load_checkpoint
-from model.joint import Layout, Span, context_room, joint_layouts, with_context
-from model.protocol import Candidate, FillRequest, FillResult
+from model.layout import Layout, Span, context_room, joint_layouts, with_context
+from model.wire.protocol import Candidate, FillRequest, FillResult
 from model.sampler import Sample, StopCheck, infill, revise, score_draft
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from model.protocol import SamplerSettings
+from model.wire.protocol import SamplerSettings
 from model.tokenizer import SpecialIds
 from model.transformer import DiffusionLM
 

@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from lsp.worker_status import shutdown
-from model.endpoint import Address
+from lsp.cli.status import shutdown
+from model.wire.endpoint import Address
 
 
 def alive(pid: int) -> bool:
@@ -32,7 +32,7 @@ def daemon_pids(folder: Path) -> list[int]:
             cmdline = Path(f"/proc/{text}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "model.worker" in cmdline and str(folder) in cmdline:
+        if "model.serve.worker" in cmdline and str(folder) in cmdline:
             pids.append(int(text))
     return pids
 

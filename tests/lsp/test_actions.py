@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from lsp.client import apply_workspace_edit, open_doc, running_server
+from lsp.eval.client import apply_workspace_edit, open_doc, running_server
 
 pytestmark = [pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lsp.gaps import placeholder_gaps
-from lsp.syntax import error_nodes, parse
+from lsp.fill.gaps import placeholder_gaps
+from lsp.fill.syntax import error_nodes, parse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_fill_refuses_an_unknown_file_type(tmp_path: Path) -> None:
 
 
 def test_the_server_side_never_imports_torch() -> None:
-    code = "import sys, lsp.server, lsp.cli, lsp.fill_file, lsp.measure; print('torch' in sys.modules)"
+    code = "import sys, lsp.server.app, lsp.cli, lsp.cli.fill, lsp.eval.measure; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pygls.workspace import PositionCodec
 
-from lsp.context import MAX_CHARS, OpenDocument, related_context
-from lsp.syntax import parse
-from lsp.trees import DocumentTrees
+from lsp.fill.context import MAX_CHARS, OpenDocument, related_context
+from lsp.fill.syntax import parse
+from lsp.server.trees import DocumentTrees
 
 GEO = {
     "python": ("geo.py", "import math\n\n\ndef area(w, h):\n    return w * h\n\n\ndef unused():\n    pass\n"),

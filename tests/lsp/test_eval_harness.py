@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from lsp.evaluate import Judge, presets, run_config, summarize
-from lsp.execute import run_program
-from lsp.humaneval import KINDS, all_tasks, load_problems, sample
+from lsp.eval.harness import Judge, presets, run_config, summarize
+from lsp.eval.sandbox import run_program
+from lsp.eval.tasks import KINDS, all_tasks, load_problems, sample
 
 PROBLEMS = load_problems()
 

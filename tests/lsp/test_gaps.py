@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lsp.gaps import find_gap, placeholder_gaps
+from lsp.fill.gaps import find_gap, placeholder_gaps
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from lsp.client import apply_item, close_doc, insert_text, open_doc, running_server
+from lsp.eval.client import apply_item, close_doc, insert_text, open_doc, running_server
 from tests.lsp.test_snippets import expand
 
 pytestmark = [pytest.mark.slow]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from lsp.client import apply_item, apply_workspace_edit, inline, open_doc, position_of, running_server
-from lsp.gaps import placeholder_gaps
-from lsp.measure import body_cases
-from lsp.syntax import EXTENSIONS, LANGUAGES, error_nodes, grammar, parse
+from lsp.eval.client import apply_item, apply_workspace_edit, inline, open_doc, position_of, running_server
+from lsp.fill.gaps import placeholder_gaps
+from lsp.eval.measure import body_cases
+from lsp.fill.syntax import EXTENSIONS, LANGUAGES, error_nodes, grammar, parse
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SAMPLES = {

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from lsp.gaps import BODY_BUDGETS, LINE_BUDGETS, Gap
-from lsp.postprocess import clean, error_ranges, longest_parsing_prefix, parses
+from lsp.fill.gaps import BODY_BUDGETS, LINE_BUDGETS, Gap
+from lsp.fill.postprocess import clean, error_ranges, longest_parsing_prefix, parses
 
 DOC = 'def area(w, h):\n    """Area."""\n    pass\n\n\ndef other():\n    return 1\n'
 BODY = Gap("body", DOC.index("pass"), DOC.index("pass") + 4, "    ", BODY_BUDGETS)
@@ -39,7 +39,7 @@ def test_error_ranges_point_into_the_insertion() -> None:
 
 
 def test_a_body_of_only_docstrings_and_comments_adds_no_code() -> None:
-    from lsp.postprocess import parses
+    from lsp.fill.postprocess import parses
 
     assert not parses("python", DOC, BODY, '"""Return the area."""')
     assert not parses("python", DOC, BODY, "# TODO\n    pass")
@@ -50,7 +50,7 @@ def test_a_body_of_only_docstrings_and_comments_adds_no_code() -> None:
 
 
 def test_python_fills_must_also_pass_cpythons_parser() -> None:
-    from lsp.postprocess import parses
+    from lsp.fill.postprocess import parses
 
     # tree-sitter alone accepts both of these
     assert not parses("python", DOC, BODY, '"""doc"""Send')

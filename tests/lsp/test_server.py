@@ -12,8 +12,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from lsp.client import apply_item, inline, open_doc, running_server
-from lsp.syntax import error_nodes, parse
+from lsp.eval.client import apply_item, inline, open_doc, running_server
+from lsp.fill.syntax import error_nodes, parse
 
 pytestmark = [pytest.mark.slow]
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from lsp.client import FillgapClient, inline, open_doc, running_server
-from model.endpoint import runtime_dir
+from lsp.eval.client import FillgapClient, inline, open_doc, running_server
+from model.wire.endpoint import runtime_dir
 from tests.daemons import alive
 from tests.model.daemon_client import free_port, start_daemon, wait_for_port
 

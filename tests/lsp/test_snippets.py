@@ -7,9 +7,9 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lsp.fill import doubtful_spans
-from lsp.snippets import with_tab_stops
-from model.protocol import Candidate
+from lsp.fill.pipeline import doubtful_spans
+from lsp.fill.snippets import with_tab_stops
+from model.wire.protocol import Candidate
 
 
 def expand(snippet: str) -> tuple[str, list[str]]:

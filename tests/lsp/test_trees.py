@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.workspace import PositionCodec, TextDocument
 
-from lsp.gaps import LINES_BUDGETS, Gap
-from lsp.postprocess import parses
-from lsp.syntax import parse
-from lsp.trees import DocumentTrees
+from lsp.fill.gaps import LINES_BUDGETS, Gap
+from lsp.fill.postprocess import parses
+from lsp.fill.syntax import parse
+from lsp.server.trees import DocumentTrees
 
 BASE = 'def area(w, h):\n    """Ärea — of a rectangle."""\n    return w * h\n\n\nclass Box:\n    size = 1\n'
 PIECES = st.sampled_from(

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from lsp.worker_client import WorkerClient, backoff_s
-from lsp.worker_connect import RemoteWorker, WorkerUnavailable
-from model.endpoint import Address
-from model.protocol import SamplerSettings
+from lsp.worker.client import WorkerClient, backoff_s
+from lsp.worker.connectors import RemoteWorker, WorkerUnavailable
+from model.wire.endpoint import Address
+from model.wire.protocol import SamplerSettings
 from tests.model.daemon_client import free_port
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from model.protocol import FillRequest, FillResult, Ready
+from model.wire.protocol import FillRequest, FillResult, Ready
 from tests.model.daemon_client import Conn, default_socket, start_daemon, wait_for
 
 STATUS = [sys.executable, "-m", "lsp.cli", "status"]

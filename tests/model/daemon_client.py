@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from model.endpoint import socket_path
-from model.protocol import Hello, encode_frame, from_wire, read_frame
+from model.wire.endpoint import socket_path
+from model.wire.protocol import Hello, encode_frame, from_wire, read_frame
 
-WORKER = [sys.executable, "-m", "model.worker", "--threads", "1"]
+WORKER = [sys.executable, "-m", "model.serve.worker", "--threads", "1"]
 
 
 def start_daemon(*args: str) -> subprocess.Popen[bytes]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from model.autoregressive import greedy_decode, greedy_decode_uncached
+from model.bench.autoregressive import greedy_decode, greedy_decode_uncached
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM
 

@@ -9,11 +9,11 @@ import time
 import pytest
 import torch
 
-from model.batcher import Batcher, Job
+from model.serve.batcher import Batcher, Job
 from model.checkpoint import DEFAULT_CHECKPOINT
 from model.engine import FillEngine
-from model.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
-from model.steploop import StepLoop
+from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
+from model.serve.steploop import StepLoop
 from model.transformer import DiffusionLM
 
 

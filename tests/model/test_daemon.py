@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from model.endpoint import EndpointError, check_own_socket, lock_path, runtime_dir, socket_path
-from model.protocol import (
+from model.wire.endpoint import EndpointError, check_own_socket, lock_path, runtime_dir, socket_path
+from model.wire.protocol import (
     ErrorReply,
     FillRequest,
     FillResult,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lsp.humaneval import load_problems
-from model.corpus import SourceFile
-from model.decontaminate import check
+from lsp.eval.tasks import load_problems
+from model.train.corpus import SourceFile
+from model.train.decontaminate import check
 
 
 def test_a_copied_solution_is_found_and_a_clean_corpus_passes() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from model.engine import FillEngine, fit_window
-from model.protocol import FillRequest
+from model.wire.protocol import FillRequest
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])

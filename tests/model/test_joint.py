@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from model.checkpoint import DEFAULT_CHECKPOINT
 from model.engine import FillEngine
-from model.joint import CONTEXT_SHARE, Layout, Span, groups, joint_layouts, with_context
-from model.protocol import FillRequest
+from model.layout import CONTEXT_SHARE, Layout, Span, groups, joint_layouts, with_context
+from model.wire.protocol import FillRequest
 
 EOS = 1
 
@@ -64,8 +64,8 @@ def test_context_changes_what_the_model_sees() -> None:
 def test_joint_requests_round_trip_and_malformed_holes_are_refused() -> None:
     import pytest
 
-    from model.protocol import ProtocolError, to_wire
-    from model.protocol import from_wire as parse_wire
+    from model.wire.protocol import ProtocolError, to_wire
+    from model.wire.protocol import from_wire as parse_wire
 
     req = FillRequest(id=7, prefix="a", suffix="b", holes=["pass", "pass"], between=["x"], context="# c\n")
     assert parse_wire(to_wire(req)) == req

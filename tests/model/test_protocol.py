@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from model.protocol import (
+from model.wire.protocol import (
     Candidate,
     FillRequest,
     FillResult,

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from model.bench import RANDOM_MODELS
-from model.roofline import Device, decode_bound, known_device, pass_seconds
+from model.bench.decode import RANDOM_MODELS
+from model.bench.roofline import Device, decode_bound, known_device, pass_seconds
 
 H100 = Device("NVIDIA H100 80GB HBM3", 3.35e12, 989e12)
 
@@ -42,7 +42,7 @@ def test_bench_reports_each_rows_fraction_of_the_bound(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "model.bench",
+            "model.bench.decode",
             "--random-model",
             "tiny",
             "--gaps",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from model.protocol import SamplerSettings
+from model.wire.protocol import SamplerSettings
 from model.sampler import infill, refine_targets, score_draft
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM

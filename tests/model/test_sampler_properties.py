@@ -6,7 +6,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.protocol import ORDERS, SamplerSettings
+from model.wire.protocol import ORDERS, SamplerSettings
 from model.sampler import infill, revise
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM

@@ -39,7 +39,7 @@ TINY = [
 
 
 def _train(data: Path, out: Path, *extra: str) -> None:
-    cmd = [sys.executable, "-m", "model.train", "--data", str(data), "--out", str(out), *TINY, *extra]
+    cmd = [sys.executable, "-m", "model.train.loop", "--data", str(data), "--out", str(out), *TINY, *extra]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
 
 

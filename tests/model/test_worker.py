@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import msgpack
 import pytest
 
-from model.protocol import (
+from model.wire.protocol import (
     Cancel,
     ErrorReply,
     FillRequest,
@@ -26,7 +26,7 @@ from model.protocol import (
 
 pytestmark = [pytest.mark.slow]
 
-WORKER = [sys.executable, "-m", "model.worker", "--threads", "1"]
+WORKER = [sys.executable, "-m", "model.serve.worker", "--threads", "1"]
 
 
 def _start() -> subprocess.Popen[bytes]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from lsprotocol import converters, types
 
-from lsp.bench_e2e import memory_kb
+from lsp.bench.e2e import memory_kb
 
 REPO = Path(__file__).resolve().parents[2]
 CONVERTER = converters.get_converter()

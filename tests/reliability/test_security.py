@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from model.checkpoint import DEFAULT_CHECKPOINT
-from model.protocol import ErrorReply, Hello, Ready, encode_frame, from_wire, read_frame
+from model.wire.protocol import ErrorReply, Hello, Ready, encode_frame, from_wire, read_frame
 from tests.daemons import daemon_pids
 from tests.reliability.conftest import QUICK, SOAK, record
 from tests.reliability.rpc import RawServer
@@ -59,7 +59,7 @@ def test_tcp_refuses_a_missing_or_wrong_token(tmp_path: Path, serve: Callable[..
     port = _free_port()
     log = (tmp_path / "daemon.log").open("wb")
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "model.worker", "--threads", "1", "--listen", f"tcp://127.0.0.1:{port}",
+        [sys.executable, "-m", "model.serve.worker", "--threads", "1", "--listen", f"tcp://127.0.0.1:{port}",
          "--token-file", str(token_file)], stdout=log, stderr=log)
     try:
         for _ in range(600):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from model.checkpoint import DEFAULT_CHECKPOINT
-from model.protocol import Ready, encode_frame
+from model.wire.protocol import Ready, encode_frame
 from tests.daemons import alive, daemon_pids
 from tests.reliability.conftest import QUICK, SOAK, record
 from tests.reliability.rpc import RawServer, children

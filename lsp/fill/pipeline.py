@@ -1,0 +1,233 @@
+"""One gap, filled: send the context to the worker, then offer the best candidate that survives
+the clean-up chain and parses in context. Knows nothing of JSON-RPC.
+
+A candidate is offered (1) whole, if one parses as it is; else (2) repaired: the tokens under its
+syntax errors are re-masked and written again by the model with everything else fixed, up to
+REPAIR_ROUNDS times, which only a model that sees both sides can do; else (3), unless the caller
+wants speed (as-you-type requests), from a second, sampled set of candidates (temperature
+RESAMPLE_TEMPERATURE, RESAMPLES per budget), whole; else (4) cut back to its longest run of whole
+lines that parses. Otherwise nothing is offered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import tree_sitter as ts
+
+from lsp.fill.gaps import Gap
+from lsp.fill.postprocess import clean, error_ranges, longest_parsing_prefix, parses
+from lsp.fill.syntax import error_nodes, parse
+from lsp.worker.client import WorkerClient
+from model.wire.protocol import Candidate, SamplerSettings
+
+log = logging.getLogger("fillgap.fill")
+
+# Characters of context sent to the worker; it keeps what fits its window, in tokens.
+PREFIX_CHARS = 6000
+SUFFIX_CHARS = 3000
+REPAIR_ROUNDS = 2
+RESAMPLE_TEMPERATURE = 0.8
+RESAMPLES = 2  # sampled candidates per length budget (with the dual cache, to keep the second try cheap)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    gap: Gap
+    text: str
+    confidence: float
+    doubts: tuple[tuple[int, int], ...] = ()  # character spans of text the model stayed unsure of
+
+
+def doubtful_spans(text: str, candidate: Candidate, tau: float) -> tuple[tuple[int, int], ...]:
+    """Where in the cleaned-up `text` lie the candidate's tokens under confidence tau.
+
+    Clean-up only trims (trailing space, lines past a dedent, a suffix echo), so the tokens are
+    found in order; whitespace-only tokens are never doubts, and touching doubts merge.
+    """
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for token, conf in zip(candidate.tokens, candidate.confidences, strict=False):
+        word = token.strip()
+        if not word:
+            continue
+        found = text.find(word, at)
+        if found < 0:
+            break
+        at = found + len(word)
+        if conf >= tau:
+            continue
+        if spans and not text[spans[-1][1] : found].strip():
+            spans[-1] = (spans[-1][0], at)
+        else:
+            spans.append((found, at))
+    return tuple(spans)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    suggestion: Suggestion | None
+    raw: str  # the best candidate as the model wrote it, before any clean-up
+    how: str  # "whole", "repaired", "resampled", "cut" or "none"
+
+
+async def fill_gap(
+    worker: WorkerClient,
+    language_id: str,
+    document: str,
+    gap: Gap,
+    sampler: SamplerSettings,
+    tree: ts.Tree | None = None,
+    context: str = "",
+    resample: bool = True,
+) -> Outcome:
+    """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks),
+    `context` other files' definitions the gap's code names (lsp/context.py)."""
+    prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
+    suffix = document[gap.end : gap.end + SUFFIX_CHARS]
+    result = await worker.fill(prefix, suffix, gap.budgets, sampler, context=context)
+    raw = result.candidates[0].text if result.candidates else ""
+    cleaned = [(t, c) for c in result.candidates if (t := clean(c.text, gap, suffix))]
+    whole = _first_parsing(language_id, document, gap, cleaned, sampler.tau, tree)
+    if whole is not None:
+        return Outcome(whole, raw, "whole")
+    if cleaned:
+        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, cleaned[0][0], sampler, context)
+        if repaired is not None:
+            return Outcome(repaired, raw, "repaired")
+    more: list[tuple[str, Candidate]] = []
+    if resample:
+        resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
+        again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler, context=context)
+        more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
+        whole = _first_parsing(language_id, document, gap, more, sampler.tau, tree)
+        if whole is not None:
+            return Outcome(whole, raw, "resampled")
+    for text, cand in cleaned + more:
+        cut = longest_parsing_prefix(language_id, document, gap, text)
+        if cut:
+            return Outcome(
+                Suggestion(gap, cut, cand.mean_confidence, doubtful_spans(cut, cand, sampler.tau)), raw, "cut"
+            )
+    log.info("no candidate of %d parses for a %s gap", len(cleaned) + len(more), gap.kind)
+    return Outcome(None, raw, "none")
+
+
+def _first_parsing(
+    language_id: str,
+    document: str,
+    gap: Gap,
+    texts: list[tuple[str, Candidate]],
+    tau: float,
+    tree: ts.Tree | None = None,
+) -> Suggestion | None:
+    """The first candidate after which the whole file parses, else the first that parses in context."""
+    for whole_file in (True, False):
+        for text, cand in texts:
+            if parses(language_id, document, gap, text, tree, whole_file):
+                return Suggestion(gap, text, cand.mean_confidence, doubtful_spans(text, cand, tau))
+    return None
+
+
+async def _repair(
+    worker: WorkerClient,
+    language_id: str,
+    document: str,
+    gap: Gap,
+    prefix: str,
+    suffix: str,
+    text: str,
+    sampler: SamplerSettings,
+    context: str = "",
+) -> Suggestion | None:
+    """Re-mask the tokens under the draft's syntax errors and let the model rewrite just those."""
+    for _ in range(REPAIR_ROUNDS):
+        ranges = error_ranges(language_id, document, gap, text)
+        if not ranges:
+            return None
+        revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges, context=context)
+        if not revised.candidates:
+            return None
+        best = revised.candidates[0]
+        text = clean(best.text, gap, suffix)
+        if parses(language_id, document, gap, text):
+            return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
+    return None
+
+
+async def refine_span(
+    worker: WorkerClient, language_id: str, document: str, gap: Gap, sampler: SamplerSettings, below: float
+) -> Suggestion | None:
+    """Keep document[gap.start:gap.end] as a draft and rewrite only its tokens the model scores
+    under `below` (each scored with itself hidden); offered only if the result parses and differs."""
+    draft = document[gap.start : gap.end]
+    prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
+    suffix = document[gap.end : gap.end + SUFFIX_CHARS]
+    result = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=draft, remask_below=below)
+    if not result.candidates:
+        return None
+    best = result.candidates[0]
+    text = clean(best.text, gap, suffix)
+    if text and not parses(language_id, document, gap, text):  # the rewrite broke the syntax: mend that too
+        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, text, sampler)
+        return repaired if repaired is not None and repaired.text != draft else None
+    if not text or text == draft:
+        return None
+    return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
+
+
+async def fill_in_turn(
+    worker: WorkerClient, language_id: str, document: str, gaps: list[Gap], sampler: SamplerSettings
+) -> tuple[list[Suggestion], str]:
+    """Fill gaps last to first, each seeing the fills after it; offsets before each gap stay valid,
+    so the suggestions (returned in document order, with the filled document) are all edits of
+    the original document."""
+    filled: list[Suggestion] = []
+    for gap in reversed(gaps):
+        suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
+        if suggestion is not None:
+            document = apply(document, suggestion)
+            filled.append(suggestion)
+    return filled[::-1], document
+
+
+async def fill_jointly(
+    worker: WorkerClient, language_id: str, document: str, gaps: list[Gap], sampler: SamplerSettings
+) -> tuple[list[Suggestion], str]:
+    """Fill every gap in one request: the worker denoises all of them in one batch, neighbours
+    sharing a window (each sees the others' drafts). A hole whose candidates do not parse is then
+    filled alone, through fill_gap's repair chain. Each fill is checked in the document as it was,
+    and the result as a whole must not parse worse than that; else the gaps are filled in turn."""
+    if len(gaps) < 2:
+        return await fill_in_turn(worker, language_id, document, gaps, sampler)
+    result = await worker.fill(
+        document[max(0, gaps[0].start - PREFIX_CHARS) : gaps[0].start],
+        document[gaps[-1].end : gaps[-1].end + SUFFIX_CHARS],
+        gaps[0].budgets,
+        sampler,
+        holes=[document[g.start : g.end] for g in gaps],
+        between=[document[a.end : b.start] for a, b in zip(gaps, gaps[1:], strict=False)],
+    )
+    filled: list[Suggestion] = []
+    for i, gap in enumerate(gaps):
+        suffix = document[gap.end : gap.end + SUFFIX_CHARS]
+        mine = [(t, c) for c in result.candidates if c.hole == i and (t := clean(c.text, gap, suffix))]
+        suggestion = _first_parsing(language_id, document, gap, mine, sampler.tau)
+        if suggestion is None:
+            suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
+        if suggestion is not None:
+            filled.append(suggestion)
+    after = document
+    for suggestion in reversed(filled):
+        after = apply(after, suggestion)
+    if len(error_nodes(parse(language_id, after), language_id)) > len(
+        error_nodes(parse(language_id, document), language_id)
+    ):
+        log.info("joint fills parse alone but not together; filling in turn")
+        return await fill_in_turn(worker, language_id, document, gaps, sampler)
+    return filled, after
+
+
+def apply(document: str, suggestion: Suggestion) -> str:
+    return document[: suggestion.gap.start] + suggestion.text + document[suggestion.gap.end :]

@@ -1,0 +1,134 @@
+"""Turn a raw model insertion into one worth showing: a chain of small named filters, then a
+syntax check in context that keeps the longest run of whole lines that parses.
+
+Each filter takes the text and the gap and returns text ("" drops the suggestion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tree_sitter as ts
+
+from lsp.fill.gaps import Gap
+from lsp.fill.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse, strictly_clean
+from lsp.server.trees import edited, reparse
+
+Filter = Callable[[str, Gap, str], str]
+
+
+def strip_trailing_space(text: str, gap: Gap, suffix: str) -> str:
+    return "\n".join(line.rstrip() for line in text.rstrip().split("\n"))
+
+
+def single_line(text: str, gap: Gap, suffix: str) -> str:
+    return text if gap.multiline else text.split("\n", 1)[0]
+
+
+def stop_at_dedent(text: str, gap: Gap, suffix: str) -> str:
+    """A body ends where a line is indented less than the body: that line belongs to the suffix."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() and not line.startswith(gap.indent):
+            return "\n".join(lines[:i]).rstrip()
+    return text
+
+
+def drop_suffix_echo(text: str, gap: Gap, suffix: str) -> str:
+    """Cut trailing lines that repeat the lines right after the gap (the model copying its context)."""
+    lines = text.split("\n")
+    following = [line.strip() for line in suffix.split("\n") if line.strip()][: len(lines)]
+    for n in range(min(len(lines), len(following)), 0, -1):
+        if [line.strip() for line in lines[-n:]] == following[:n]:
+            return "\n".join(lines[:-n]).rstrip()
+    if not gap.multiline and suffix.split("\n", 1)[0].strip() and text.endswith(suffix.split("\n", 1)[0]):
+        return text[: len(text) - len(suffix.split("\n", 1)[0])]
+    return text
+
+
+FILTERS: tuple[Filter, ...] = (strip_trailing_space, single_line, stop_at_dedent, drop_suffix_echo)
+
+
+def clean(text: str, gap: Gap, suffix: str) -> str:
+    for step in FILTERS:
+        text = step(text, gap, suffix)
+        if not text.strip():
+            return ""
+    return text
+
+
+def parses(
+    language_id: str,
+    document: str,
+    gap: Gap,
+    text: str,
+    document_tree: ts.Tree | None = None,
+    whole_file: bool = False,
+) -> bool:
+    """The insertion parses in context and, for a body, holds at least one real statement; with
+    `whole_file`, the whole document must then parse too (an insertion may mend a broken one).
+
+    With the document's tree, the insertion is parsed incrementally from a copy of it."""
+    if not text.strip():
+        return False
+    end = gap.start + len(text)
+    if document_tree is not None:
+        edited_tree, after = edited(document_tree, document, gap.start, gap.end, text)
+        tree = reparse(language_id, edited_tree, after)
+    else:
+        after = document[: gap.start] + text + document[gap.end :]
+        tree = parse(language_id, after)
+    if not insertion_parses(language_id, document, after, gap.start, end, tree, document_tree):
+        return False
+    if whole_file and (error_nodes(tree, language_id) or not strictly_clean(language_id, after)):
+        return False
+    return gap.kind != "body" or adds_code(language_id, after, tree, gap.start, end)
+
+
+def adds_code(language_id: str, after: str, tree: ts.Tree, start: int, end: int) -> bool:
+    """Whether chars [start, end) of the document (parsed as `tree`) hold a statement that is not
+    trivia (a lone docstring, comment or placeholder; grammars/<lang>/trivia.scm)."""
+    index = ByteIndex(after)
+    s, e = index.to_byte(start), index.to_byte(end)
+    trivia = {n.id for n in ts.QueryCursor(grammar(language_id).trivia).captures(tree.root_node).get("trivia", [])}
+    inside, stack = [], [tree.root_node]
+    while stack:  # the outermost named nodes lying wholly within the insertion
+        node = stack.pop()
+        if node.start_byte >= s and node.end_byte <= e and node.is_named:
+            inside.append(node)
+        elif node.start_byte < e and node.end_byte > s:
+            stack.extend(node.children)
+    return not inside or not all(_is_trivia(n, trivia) for n in inside)
+
+
+def _is_trivia(node: ts.Node, trivia: set[int]) -> bool:
+    """A trivia node, or a wrapper of one (a block holding just that statement, same span)."""
+    while node.id not in trivia:
+        if node.named_child_count != 1 or node.named_children[0].byte_range != node.byte_range:
+            return False
+        node = node.named_children[0]
+    return True
+
+
+def error_ranges(language_id: str, document: str, gap: Gap, text: str) -> list[tuple[int, int]]:
+    """Character ranges of the insertion under syntax errors, widened by one character each side
+    so a MISSING node (zero width) still covers the tokens around it."""
+    after = document[: gap.start] + text + document[gap.end :]
+    index = ByteIndex(after)
+    ranges = []
+    for node in error_nodes(parse(language_id, after), language_id):
+        start = index.to_char(node.start_byte) - gap.start - 1
+        end = index.to_char(node.end_byte) - gap.start + 1
+        if end > 0 and start < len(text):
+            ranges.append((max(0, start), min(len(text), end)))
+    return ranges
+
+
+def longest_parsing_prefix(language_id: str, document: str, gap: Gap, text: str) -> str:
+    """The insertion cut to its longest run of leading whole lines that parses in context, or ''."""
+    lines = text.split("\n")
+    for n in range(len(lines), 0, -1):
+        candidate = "\n".join(lines[:n]).rstrip()
+        if parses(language_id, document, gap, candidate):
+            return candidate
+    return ""

@@ -1,0 +1,255 @@
+"""How a server reaches a worker: a private child, the user's shared daemon, or a remote worker.
+
+Each connector opens a `Link` (frames in, frames out, the worker's `Ready`) and says what worker
+it reaches (`key`), so new settings that reach the same one keep the connection.
+
+- `ChildWorker`: `python -m model.serve.worker` as this server's child on stdio; it dies with us.
+- `SharedDaemon`: the per-user daemon for this model and device (`model/endpoint.py`). If nobody
+  listens on its socket, start one, detached, and keep trying to connect; when two servers start
+  one at once, the daemons settle it with a lock (`model/daemon.py`) and both servers end up on the
+  winner. The daemon outlives us and exits when idle.
+- `RemoteWorker`: a worker someone else runs (`tcp://HOST:PORT` with a token, or a Unix socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from model.wire.endpoint import (
+    Address,
+    EndpointError,
+    check_own_socket,
+    log_path,
+    parse_address,
+    read_token,
+    socket_path,
+    worker_key,
+)
+from model.wire.protocol import (
+    HEADER_SIZE,
+    ErrorReply,
+    Hello,
+    ProtocolError,
+    Ready,
+    decode_body,
+    encode_frame,
+    frame_length,
+    from_wire,
+)
+
+ALREADY_RUNNING = 3  # model.serve.daemon's exit status when another daemon serves the socket (not imported: torch)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STREAM_LIMIT = 2**26  # a fill result may be large; asyncio's 64 KiB default is not
+
+
+class WorkerUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class Link:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    ready: Ready
+
+
+class Connector(Protocol):
+    key: tuple[object, ...]
+    shares: bool  # closing the server leaves the worker running for others
+
+    async def connect(self, timeout: float) -> Link: ...
+
+    async def stop(self, link: Link) -> None: ...
+
+
+async def read_message(reader: asyncio.StreamReader) -> object:
+    head = await reader.readexactly(HEADER_SIZE)
+    return from_wire(decode_body(await reader.readexactly(frame_length(head))))
+
+
+async def _first_ready(reader: asyncio.StreamReader) -> Ready:
+    first = await read_message(reader)
+    if isinstance(first, ErrorReply):
+        raise WorkerUnavailable(first.message)
+    if not isinstance(first, Ready):
+        raise WorkerUnavailable(f"worker sent {type(first).__name__} before ready")
+    return first
+
+
+async def _hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, token: str | None) -> Link:
+    writer.write(encode_frame(Hello(token=token or "")))
+    await writer.drain()
+    return Link(reader, writer, await asyncio.wait_for(_first_ready(reader), 30))
+
+
+def worker_command(model: str | None, device: str = "cpu", threads: int = 0) -> list[str]:
+    cmd = [sys.executable, "-m", "model.serve.worker", "--device", device]
+    if model:
+        cmd += ["--model", model]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd
+
+
+class ChildWorker:
+    shares = False
+
+    def __init__(self, command: Sequence[str]) -> None:
+        self.command = list(command)
+        self.key: tuple[object, ...] = ("child", *self.command)
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def connect(self, timeout: float) -> Link:
+        proc = await asyncio.create_subprocess_exec(
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=STREAM_LIMIT
+        )
+        self.proc = proc
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            ready = await asyncio.wait_for(_first_ready(proc.stdout), timeout)
+        except (TimeoutError, asyncio.IncompleteReadError, WorkerUnavailable, ValueError, ProtocolError) as exc:
+            if proc.returncode is None:
+                proc.kill()
+            raise WorkerUnavailable(f"worker did not start: {exc}") from exc
+        return Link(proc.stdout, proc.stdin, ready)
+
+    async def stop(self, link: Link) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        try:
+            link.writer.write(encode_frame({"type": "shutdown"}))
+            await link.writer.drain()
+            link.writer.close()
+            await asyncio.wait_for(proc.wait(), 5)
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
+            proc.kill()
+            await proc.wait()
+
+
+class RemoteWorker:
+    shares = True
+
+    def __init__(self, address: Address, token: str | None) -> None:
+        self.address = address
+        self.token = token
+        self.key: tuple[object, ...] = ("remote", str(address))
+
+    async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.address.scheme == "unix":
+            check_own_socket(Path(self.address.path))
+            return await asyncio.open_unix_connection(self.address.path, limit=STREAM_LIMIT)
+        return await asyncio.open_connection(self.address.host, self.address.port, limit=STREAM_LIMIT)
+
+    async def connect(self, timeout: float) -> Link:
+        try:
+            reader, writer = await asyncio.wait_for(self.open(), timeout)
+            return await _hello(reader, writer, self.token)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, EndpointError, ValueError, ProtocolError) as exc:
+            raise WorkerUnavailable(f"cannot reach the worker at {self.address}: {exc!r}") from exc
+
+    async def stop(self, link: Link) -> None:
+        link.writer.close()
+
+
+class SharedDaemon(RemoteWorker):
+    def __init__(self, model: str | None, device: str, threads: int = 0, idle_timeout_s: float = 600) -> None:
+        super().__init__(Address("unix"), None)
+        self.model, self.device, self.threads, self.idle_timeout_s = model, device, threads, idle_timeout_s
+        self.key = ("shared", worker_key(model, device))
+        self.spawned: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sock(self) -> Path:
+        # Found when needed, not when settings arrive: the folder is made (and checked) here.
+        return socket_path(self.model, self.device)
+
+    async def connect(self, timeout: float) -> Link:
+        """Connect to the daemon, starting it if nobody listens; retry until it is up or timeout."""
+        try:
+            self.address = Address("unix", path=str(self.sock))
+        except (EndpointError, OSError) as exc:
+            raise WorkerUnavailable(str(exc)) from exc
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        last: BaseException | None = None
+        spawned_at = -1.0
+        self.spawned = None  # one started for an earlier connection is no concern of this one
+        while True:
+            try:
+                reader, writer = await self.open()
+                try:
+                    return await _hello(reader, writer, None)
+                except BaseException:
+                    writer.close()
+                    raise
+            except (FileNotFoundError, ConnectionRefusedError) as exc:  # nobody listens yet
+                last = exc
+            except (ConnectionResetError, asyncio.IncompleteReadError, BrokenPipeError) as exc:
+                last = exc  # a daemon that was exiting as we came; the next one will answer
+            except (EndpointError, WorkerUnavailable, TimeoutError, ValueError, ProtocolError) as exc:
+                raise WorkerUnavailable(f"worker at {self.sock}: {exc}") from exc
+            code: int | None = self.spawned.returncode if self.spawned is not None else None
+            if code not in (None, 0, ALREADY_RUNNING):
+                raise WorkerUnavailable(f"worker exited with status {code}: {self._log_tail()}")
+            # Start one if we have none starting (or ours stood down for another that then vanished).
+            if self.spawned is None or (code is not None and loop.time() - spawned_at > 1.0):
+                self.spawned, spawned_at = self._spawn(), loop.time()
+            if loop.time() > until:
+                raise WorkerUnavailable(f"no worker answered at {self.sock} in {timeout:.0f}s ({last!r})")
+            await asyncio.sleep(0.05)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "model.serve.worker", "--listen", f"unix://{self.sock}", "--device", self.device]
+        cmd += ["--idle-timeout", str(self.idle_timeout_s)]
+        if self.model:
+            cmd += ["--model", self.model]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        log_fd = os.open(log_path(self.sock), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            # A session of its own: the editor's terminal hanging up must not take the daemon along.
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                cwd=REPO_ROOT,
+                start_new_session=True,
+            )
+        finally:
+            os.close(log_fd)
+        threading.Thread(target=proc.wait, daemon=True, name="fillgap-reap").start()  # no zombie when it exits
+        return proc
+
+    def _log_tail(self) -> str:
+        try:
+            lines = log_path(self.sock).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(lines[-3:])
+
+
+def connector_for(
+    model: str | None,
+    device: str,
+    threads: int,
+    mode: str = "shared",
+    address: str | None = None,
+    token_file: str | None = None,
+    idle_timeout_s: float = 600,
+) -> Connector:
+    """The connector the settings ask for: an `address` means a remote worker, whatever the mode."""
+    if address:
+        return RemoteWorker(parse_address(address), read_token(token_file))
+    if mode == "private":
+        return ChildWorker(worker_command(model, device, threads))
+    return SharedDaemon(model, device, threads, idle_timeout_s)

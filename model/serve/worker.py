@@ -1,0 +1,159 @@
+"""`fillgap worker`: load a checkpoint once and answer fill requests, batched.
+
+Without `--listen` it serves one client on stdin/stdout (a server's private child; it greets with
+`ready` and exits when stdin ends or on `shutdown`). With `--listen unix://PATH`, `--listen auto`
+(the per-user socket for this configuration, see `model/endpoint.py`) or `--listen tcp://HOST:PORT`
+(token required) it is a daemon shared by every client (`model/daemon.py`). Either way fills run
+through one `Batcher`: continuous batching across every connection. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from model.wire.endpoint import Address, EndpointError, parse_address, read_token, socket_path
+from model.wire.protocol import ErrorReply, Ready, encode_frame
+
+log = logging.getLogger("fillgap.worker")
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="fillgap worker", description="Hold a model and answer fill requests.")
+    p.add_argument("--model", default=None, help="checkpoint folder (HF layout); default: the shipped model")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default="auto",
+        help="weights and activations (auto: bfloat16 on CUDA, float32 elsewhere)",
+    )
+    p.add_argument(
+        "--listen",
+        action="append",
+        default=[],
+        help="serve as a daemon at unix://PATH, tcp://HOST:PORT or auto (the per-user socket); repeatable",
+    )
+    p.add_argument(
+        "--idle-timeout", type=float, default=0, help="daemon: exit after this many seconds idle (0: never)"
+    )
+    p.add_argument("--token-file", default=None, help="TCP: the token clients must send (else $FILLGAP_TOKEN)")
+    p.add_argument("--max-batch-rows", type=int, default=64, help="rows (one per length budget) per forward pass")
+    return p.parse_args(argv)
+
+
+def _addresses(ns: argparse.Namespace) -> list[Address]:
+    return [
+        Address("unix", path=str(socket_path(ns.model, ns.device, ns.dtype))) if text == "auto" else parse_address(text)
+        for text in ns.listen
+    ]
+
+
+def _load(ns: argparse.Namespace) -> tuple[Any, Ready]:
+    from model.checkpoint import DEFAULT_CHECKPOINT, resolve
+    from model.engine import FillEngine
+
+    t0 = time.perf_counter()
+    model = ns.model or str(DEFAULT_CHECKPOINT)
+    engine = FillEngine(resolve(model), device=ns.device, threads=ns.threads or None, dtype=ns.dtype)
+    log.info("loaded %s on %s in %.2fs; attention: %s", model, ns.device, time.perf_counter() - t0, engine.backend)
+    ready = Ready(
+        model=model,
+        device=ns.device,
+        parameters=engine.model.num_parameters(),
+        context_tokens=engine.limit,
+        backend=engine.backend,
+        pid=os.getpid(),
+    )
+    return engine, ready
+
+
+def _worker(engine: Any, ready: Ready, max_rows: int) -> Any:
+    from model.serve.batcher import Batcher
+    from model.serve.session import Worker
+
+    return Worker(Batcher(engine, max_rows=max_rows), ready)
+
+
+def serve_stdio(ns: argparse.Namespace) -> int:
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but frames may reach the real stdout
+    write_lock = threading.Lock()
+
+    def write(frame: bytes) -> None:
+        with write_lock:
+            out.write(frame)
+            out.flush()
+
+    try:
+        engine, ready = _load(ns)
+    except Exception as exc:
+        write(encode_frame(ErrorReply(id=None, message=f"cannot load model {ns.model or 'default'}: {exc}")))
+        return 2
+    from model.serve.session import Session
+
+    Session(_worker(engine, ready, ns.max_batch_rows), sys.stdin.buffer, write, "stdio", greet=True).run()
+    return 0
+
+
+def serve_daemon(ns: argparse.Namespace, addresses: list[Address]) -> int:
+    from model.serve.daemon import ALREADY_RUNNING, Daemon, bind_tcp, bind_unix, claim, release
+
+    token = read_token(ns.token_file)
+    if any(a.scheme == "tcp" for a in addresses) and not token:
+        log.error("--listen tcp:// needs a token: --token-file FILE or $FILLGAP_TOKEN")
+        return 2
+    unix = [Path(a.path) for a in addresses if a.scheme == "unix"]
+    if len(unix) > 1:
+        log.error("at most one unix:// address")
+        return 2
+    sock = unix[0] if unix else None
+    lock_fd = claim(sock) if sock is not None else None
+    if sock is not None and lock_fd is None:
+        log.info("a worker already serves %s", sock)
+        return ALREADY_RUNNING
+    inode = None
+    try:
+        engine, ready = _load(ns)  # only the daemon holding the lock loads a model
+        listeners = []
+        for a in addresses:
+            listeners.append((bind_unix(Path(a.path)) if a.scheme == "unix" else bind_tcp(a), a))
+            if a.scheme == "unix":
+                inode = os.lstat(a.path).st_ino
+            log.info("listening on %s", a)
+        why = Daemon(_worker(engine, ready, ns.max_batch_rows), ns.idle_timeout, token).serve(listeners)
+        log.info("stopped (%s)", why)
+        return 0
+    finally:
+        release(sock, inode, lock_fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s fillgap-worker %(levelname)s %(message)s"
+    )
+    if not ns.listen:
+        return serve_stdio(ns)
+    try:
+        code = serve_daemon(ns, _addresses(ns))
+    except EndpointError as exc:
+        log.error("%s", exc)
+        code = 2
+    except Exception as exc:
+        log.exception("worker failed: %s", exc)
+        code = 2
+    # Fill threads may still be inside torch; leaving without interpreter teardown is safer.
+    logging.shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
