@@ -13,7 +13,7 @@ import pytest
 from lsp.fill.gaps import placeholder_gaps
 from lsp.fill.syntax import error_nodes, parse
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _fillgap(*args: str) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,7 @@ from model.wire.protocol import (
     WorkerStatus,
 )
 from tests.daemons import alive
-from tests.model.daemon_client import Conn, default_socket, free_port, start_daemon, wait_for, wait_for_port
+from tests.model.serve.daemon_client import Conn, default_socket, free_port, start_daemon, wait_for, wait_for_port
 
 pytestmark = [pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from lsp.worker.client import WorkerClient, backoff_s
 from lsp.worker.connectors import RemoteWorker, WorkerUnavailable
 from model.wire.endpoint import Address
 from model.wire.protocol import SamplerSettings
-from tests.model.daemon_client import free_port
+from tests.model.serve.daemon_client import free_port
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from model.wire.protocol import FillRequest, FillResult, Ready
-from tests.model.daemon_client import Conn, default_socket, start_daemon, wait_for
+from tests.model.serve.daemon_client import Conn, default_socket, start_daemon, wait_for
 
 STATUS = [sys.executable, "-m", "lsp.cli", "status"]
 

@@ -11,7 +11,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp.eval.client import apply_item, close_doc, insert_text, open_doc, running_server
-from tests.lsp.test_snippets import expand
+from tests.lsp.fill.test_snippets import expand
 
 pytestmark = [pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from lsprotocol import types
 from lsp.eval.client import FillgapClient, inline, open_doc, running_server
 from model.wire.endpoint import runtime_dir
 from tests.daemons import alive
-from tests.model.daemon_client import free_port, start_daemon, wait_for_port
+from tests.model.serve.daemon_client import free_port, start_daemon, wait_for_port
 
 pytestmark = [pytest.mark.slow]
 

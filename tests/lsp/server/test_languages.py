@@ -13,7 +13,7 @@ from lsp.fill.gaps import placeholder_gaps
 from lsp.eval.measure import body_cases
 from lsp.fill.syntax import EXTENSIONS, LANGUAGES, error_nodes, grammar, parse
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SAMPLES = {
     lang: EXAMPLES / f"shapes.{ext}"
     for lang, ext in (("python", "py"), ("javascript", "js"), ("typescript", "ts"), ("go", "go"), ("rust", "rs"))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from lsp.fill.gaps import find_gap, placeholder_gaps
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_placeholder_bodies_of_the_sample_file() -> None:
