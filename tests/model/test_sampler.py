@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import torch
 
-from model.wire.protocol import SamplerSettings
 from model.sampler import infill, refine_targets, score_draft
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM
+from model.wire.protocol import SamplerSettings
 
 
 def _batch(tok: CodeTokenizer) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,10 +6,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.wire.protocol import ORDERS, SamplerSettings
 from model.sampler import infill, revise
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM
+from model.wire.protocol import ORDERS, SamplerSettings
 
 LENGTH = 24
 

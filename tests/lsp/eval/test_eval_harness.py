@@ -32,6 +32,7 @@ def test_each_task_put_back_is_its_problem(kind: str) -> None:
         assert not task.document[task.document.rfind("\n", 0, task.cursor) + 1 : task.cursor].strip(), task.id
 
 
+@pytest.mark.slow  # runs real programs / a training run / a benchmark child
 def test_canonical_fills_all_pass_and_empty_bodies_all_fail() -> None:
     judge = Judge()
     tasks = [t for kind in KINDS for t in all_tasks(PROBLEMS, kind)]

@@ -9,8 +9,8 @@ import pytest
 from lsprotocol import types
 
 from lsp.eval.client import apply_item, apply_workspace_edit, inline, open_doc, position_of, running_server
-from lsp.fill.gaps import placeholder_gaps
 from lsp.eval.measure import body_cases
+from lsp.fill.gaps import placeholder_gaps
 from lsp.fill.syntax import EXTENSIONS, LANGUAGES, error_nodes, grammar, parse
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from model.bench.decode import RANDOM_MODELS
 from model.bench.roofline import Device, decode_bound, known_device, pass_seconds
 
@@ -36,6 +38,7 @@ def test_the_cache_lowers_the_bound_and_autoregression_pays_a_pass_per_token() -
     assert ar > 256 * pass_seconds(cfg, H100, 1, 1, 1, 2) * 0.99
 
 
+@pytest.mark.slow  # runs real programs / a training run / a benchmark child
 def test_bench_reports_each_rows_fraction_of_the_bound(tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     subprocess.run(

@@ -9,12 +9,12 @@ import time
 import pytest
 import torch
 
-from model.serve.batcher import Batcher, Job
 from model.checkpoint import DEFAULT_CHECKPOINT
 from model.engine import FillEngine
-from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
+from model.serve.batcher import Batcher, Job
 from model.serve.steploop import StepLoop
 from model.transformer import DiffusionLM
+from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
 
 
 def _in_threads(loop: StepLoop, batches: list[torch.Tensor], pads: list[torch.Tensor | None]) -> list[object]:

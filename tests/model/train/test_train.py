@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from model.checkpoint import load_checkpoint
@@ -43,6 +44,7 @@ def _train(data: Path, out: Path, *extra: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
 
 
+@pytest.mark.slow  # runs real programs / a training run / a benchmark child
 def test_train_writes_a_checkpoint_and_resumes(tmp_path: Path) -> None:
     data = tmp_path / "src"
     data.mkdir()
