@@ -1,4 +1,9 @@
-"""Token layouts for two kinds of request that need more than one prefix, gap and suffix.
+"""Token layouts: where a fill's gap (or holes) sit in a window of at most `limit` tokens.
+
+Every layout is cut to the window by one rule (`fit_around`): keep the end of the text before
+the gap and the start of the text after it, giving the text after at least SUFFIX_SHARE of the
+room when the text before would take it all. A plain fill is one gap between a prefix and a
+suffix (`fit_window`); two kinds of request need more than that.
 
 Context: another file's text (signatures the gap's code names) goes first, ended by EOS as a
 file of its own, within CONTEXT_SHARE of the window; the gap's own prefix and suffix share the rest.
@@ -48,12 +53,26 @@ def context_room(context: list[int], limit: int) -> int:
     return min(len(context), max(0, int(limit * CONTEXT_SHARE) - 1)) if context else 0
 
 
-def _around(left: list[int], core: list[int], right: list[int], limit: int) -> tuple[list[int], int]:
+def fit_around(left: list[int], core: list[int], right: list[int], limit: int) -> tuple[list[int], int]:
     """left's end + core + right's start within limit; returns the ids and where core starts."""
     room = max(0, limit - len(core))
     n_right = min(len(right), max(int(room * SUFFIX_SHARE), room - len(left)))
     n_left = min(len(left), room - n_right)
     return left[len(left) - n_left :] + core + right[:n_right], n_left
+
+
+def _as_file(prefix: list[int], suffix: list[int], eos: int | None) -> tuple[list[int], list[int]]:
+    """A prefix that starts the file (or suffix that ends it) keeps its end-of-text marker, as the
+    model saw files during training: whatever the window cuts off takes the marker with it."""
+    return ([eos, *prefix], [*suffix, eos]) if eos is not None else (prefix, suffix)
+
+
+def fit_window(prefix: list[int], suffix: list[int], budget: int, limit: int, eos: int | None) -> Layout:
+    """One gap of `budget` positions (at most limit - 2) between the prefix's end and the suffix's start."""
+    prefix, suffix = _as_file(prefix, suffix, eos)
+    budget = min(budget, limit - 2)
+    ids, at = fit_around(prefix, [0] * budget, suffix, limit)
+    return Layout(ids, [Span(at, budget, 0)])
 
 
 def groups(between: list[list[int]], budget: int, limit: int) -> list[tuple[int, int]]:
@@ -82,8 +101,7 @@ def joint_layouts(
     eos: int | None,
 ) -> list[Layout]:
     """One layout per group of holes, each hole given `budget` positions."""
-    if eos is not None:
-        prefix, suffix = [eos, *prefix], [*suffix, eos]
+    prefix, suffix = _as_file(prefix, suffix, eos)
     budget = max(1, min(budget, limit - 2))
     layouts = []
     for first, last in groups(between, budget, limit):
@@ -101,6 +119,6 @@ def joint_layouts(
             core += [0] * budget
             if k < last:
                 core += between[k]
-        ids, at = _around(left, core, right, limit)
+        ids, at = fit_around(left, core, right, limit)
         layouts.append(Layout(ids, [Span(at + o, budget, first + i) for i, o in enumerate(offsets)]))
     return layouts

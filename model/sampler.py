@@ -11,26 +11,48 @@
    names (the server sends the tokens under a syntax error).
 
 Rows of a batch are independent sequences; `gap` may hold several spans per row, filled jointly.
-`key_padding` marks real (non-padding) tokens.
+`key_padding` marks real (non-padding) tokens. The model is a `Denoiser`: the transformer itself,
+or the masked engine's view of it whose passes run in a shared batch (model/masked_engine.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
-from model.wire.protocol import SamplerSettings
+from model.engine import StopCheck, Stopped
 from model.tokenizer import SpecialIds
-from model.transformer import DiffusionLM
+from model.transformer import LayerCache, ModelConfig
+from model.wire.protocol import SamplerSettings
 
 NULL_PENALTY = 1e3  # larger than any spread of commit scores
-StopCheck = Callable[[], bool]
 
 
-class Stopped(Exception):
-    """Decoding was stopped at a step boundary (the request was cancelled)."""
+class Denoiser(Protocol):
+    """The passes the sampler runs (model/transformer.py's DiffusionLM has them all)."""
+
+    config: ModelConfig
+
+    def token_logits(
+        self,
+        ids: torch.Tensor,
+        key_padding: torch.Tensor | None = None,
+        cache: list[LayerCache] | None = None,
+        cols: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+    def __call__(
+        self,
+        ids: torch.Tensor,
+        key_padding: torch.Tensor | None = None,
+        *,
+        cache: list[LayerCache] | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+    def new_cache(self) -> list[LayerCache]: ...
 
 
 @dataclass
@@ -107,7 +129,7 @@ class _Scorer:
 
     def __init__(
         self,
-        model: DiffusionLM,
+        model: Denoiser,
         ids: torch.Tensor,
         masked: torch.Tensor,
         key_padding: torch.Tensor | None,
@@ -152,7 +174,7 @@ class _Scorer:
 
 @torch.no_grad()
 def denoise(
-    model: DiffusionLM,
+    model: Denoiser,
     ids: torch.Tensor,
     masked: torch.Tensor,
     confidence: torch.Tensor,
@@ -201,7 +223,7 @@ def refine_targets(confidence: torch.Tensor, gap: torch.Tensor, tau: float) -> t
 
 @torch.no_grad()
 def revise(
-    model: DiffusionLM,
+    model: Denoiser,
     ids: torch.Tensor,
     positions: torch.Tensor,
     confidence: torch.Tensor,
@@ -218,7 +240,7 @@ def revise(
 
 @torch.no_grad()
 def score_draft(
-    model: DiffusionLM,
+    model: Denoiser,
     ids: torch.Tensor,
     positions: torch.Tensor,
     specials: SpecialIds,
@@ -243,7 +265,7 @@ def score_draft(
 
 @torch.no_grad()
 def infill(
-    model: DiffusionLM,
+    model: Denoiser,
     ids: torch.Tensor,
     gap: torch.Tensor,
     s: SamplerSettings,

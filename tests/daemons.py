@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from lsp.cli.status import shutdown
+from model.wire.client import shutdown
 from model.wire.endpoint import Address
 
 

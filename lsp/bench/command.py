@@ -2,7 +2,7 @@
 
 1. Decode throughput and concurrency, measured by `python -m model.bench.decode` in a child process
    (torch lives there; on a GPU box that module runs alone with only torch and friends).
-2. End-to-end latency and memory through a real LSP client (lsp/bench_e2e.py).
+2. End-to-end latency and memory through a real LSP client (lsp/bench/e2e.py).
 
 The table puts each figure beside its target. No time is asserted anywhere: `--quick` (under a
 minute here) runs in `make test` and only the structure of its output is checked.
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lsp.bench.e2e import FULL, QUICK, run_sync
+from model.wire.options import add_model_arguments
 
 TARGETS = {
     "typing_p50_ms": 150.0,
@@ -65,7 +66,8 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                 lines.append((f"{r['method']}: share of the roofline bound", f"{r['fraction_of_bound']:.1%}", "-"))
     for level in result.get("decode", {}).get("concurrency", []):
         name = f"{level['documents']} concurrent documents ({level['worker']}, {level['rows_per_pass']} rows/pass)"
-        lines.append((name, f"{level['fills_s']:.2f} fills/s, p95 {level['p95_ms']:.0f} ms", "-"))
+        p95 = "-" if level["p95_ms"] is None else f"{level['p95_ms']:.0f}"  # None: no fill ended in the window
+        lines.append((name, f"{level['fills_s']:.2f} fills/s, p95 {p95} ms", "-"))
     e2e = result.get("lsp")
     if e2e:
         t, i, c, m = e2e["typing"], e2e["invoked"], e2e["cold_start"], e2e["memory"]
@@ -117,16 +119,16 @@ def chart(result: dict[str, Any], png: Path) -> bool:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="fillgap bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a small run (under a minute here); for CI")
-    p.add_argument("--model", default=None)
-    p.add_argument("--device", default=None)
+    add_model_arguments(p)  # --model and --device go to the decode part, --threads to the LSP part's worker
     p.add_argument("--gaps", default=None, help="decode gaps, e.g. 32,64,128,256")
     p.add_argument("--context", type=int, default=None, help="decode prefix and suffix tokens each (default 512)")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--concurrency", default="1,4,16")
-    p.add_argument("--random-model", default=None, help="decode a random-weight model of this size (model.bench.decode -h)")
+    p.add_argument(
+        "--random-model", default=None, help="decode a random-weight model of this size (model.bench.decode -h)"
+    )
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="for the roofline bound off CUDA")
     p.add_argument("--peak-tflops", type=float, default=None, help="for the roofline bound off CUDA")
-    p.add_argument("--threads", type=int, default=0, help="worker threads for the LSP part (0: torch's default)")
     p.add_argument("--no-lsp", action="store_true", help="decode and concurrency only")
     p.add_argument("--out", type=Path, default=Path("runs/bench.json"))
     p.add_argument("--chart", type=Path, default=None, help="PNG (default: next to --out)")

@@ -7,7 +7,7 @@
   request (so the server debounces, and each request supersedes the one before, as in an
   editor); the latency of the request after the last keystroke is what the user waits for.
 - Invoked fills at placeholder bodies of real files, one at a time: the latency of a fill alone.
-(Concurrency, 1, 4 and 16 documents on one worker, is measured at the worker: model/bench_concurrency.py.)
+(Concurrency, 1, 4 and 16 documents on one worker, is measured at the worker: model/bench/concurrency.py.)
 - Memory: resident memory of the server (idle and peak) and the worker (peak), from /proc.
 
 Nothing here asserts a time; `fillgap bench` prints and records.
@@ -30,6 +30,7 @@ from pygls.exceptions import JsonRpcRequestCancelled
 
 from lsp.eval.client import FillgapClient, open_doc, position_of, running_server
 from lsp.eval.measure import BodyCase, body_cases
+from model.wire.stats import percentile
 
 TYPING_RATE = 20.0  # keystrokes a second (the reliability issue's load rate; fast typing)
 REPO = Path(__file__).resolve().parents[2]
@@ -61,20 +62,11 @@ def cases(n: int, seed: int = 0) -> list[BodyCase]:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
+    """Count, p50/p95/p99 (nearest rank, `model.wire.stats`) and mean in ms; only the count with none."""
     if not values:
         return {"n": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {
-        "n": len(values),
-        "p50_ms": at(0.5),
-        "p95_ms": at(0.95),
-        "p99_ms": at(0.99),
-        "mean_ms": round(statistics.fmean(values), 1),
-    }
+    at = {f"p{q}_ms": round(percentile(values, q) or 0.0, 1) for q in (50, 95, 99)}
+    return {"n": len(values), **at, "mean_ms": round(statistics.fmean(values), 1)}
 
 
 def memory_kb(pid: int | None, field: str) -> int | None:

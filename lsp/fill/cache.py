@@ -12,8 +12,8 @@ import hashlib
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 
-from lsp.fill.pipeline import Suggestion
 from lsp.fill.gaps import Gap
+from lsp.fill.pipeline import Suggestion
 
 
 def _digest(text: str) -> str:

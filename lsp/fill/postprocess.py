@@ -12,7 +12,7 @@ import tree_sitter as ts
 
 from lsp.fill.gaps import Gap
 from lsp.fill.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse, strictly_clean
-from lsp.server.trees import edited, reparse
+from lsp.fill.trees import edited, reparse
 
 Filter = Callable[[str, Gap, str], str]
 

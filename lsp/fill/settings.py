@@ -9,28 +9,10 @@ import cattrs
 
 from lsp.fill.gaps import Budgets
 from lsp.fill.syntax import LANGUAGES
+from lsp.worker.settings import WORKER_MODES, WorkerSettings
 from model.wire.protocol import SamplerSettings
 
-WORKER_MODES = ("shared", "private")
-
-
-@dataclass
-class WorkerSettings:
-    """Which worker serves fills (see lsp/worker_connect.py)."""
-
-    mode: str = "shared"  # shared: the per-user daemon for this model, started if needed; private: a child
-    address: str | None = None  # a worker someone runs: tcp://HOST:PORT (token needed) or unix:///PATH
-    token_file: str | None = None  # for a tcp:// address; else $FILLGAP_TOKEN
-    idle_timeout_s: int = 600  # a shared daemon this server starts exits after this long unused
-    deadline_ms: int = 30_000  # a fill not done by then is given up; no answer 5 s later: the worker is hung
-
-    def __post_init__(self) -> None:
-        if self.mode not in WORKER_MODES:
-            raise ValueError(f"worker.mode must be shared or private, not {self.mode!r}")
-        if self.idle_timeout_s < 0:
-            raise ValueError("worker.idle_timeout_s must be >= 0 (0: never)")
-        if not 100 <= self.deadline_ms <= 600_000:
-            raise ValueError(f"worker.deadline_ms must be 100 to 600000, not {self.deadline_ms}")
+__all__ = ["WORKER_MODES", "Settings", "TypingProfile", "WorkerSettings", "from_options"]
 
 
 @dataclass

@@ -1,25 +1,29 @@
 """Tree-sitter languages and parsing: which languages we know, and whether text parses.
 
-Grammars come from their PyPI wheels; queries from `grammars/<language>/`. Both load on first
-use, so the server starts without paying for them.
+Grammars come from their PyPI wheels, imported here (a few milliseconds); queries come from
+`grammars/<language>/` and are compiled on first use, so the server starts without paying for them.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import tree_sitter as ts
+import tree_sitter_go
+import tree_sitter_javascript
+import tree_sitter_python
+import tree_sitter_rust
+import tree_sitter_typescript
 
 from grammars import query_source
 
 
 @dataclass(frozen=True)
 class LanguageSpec:
-    module: str  # the grammar's PyPI wheel, as imported
-    function: str  # its function returning the language pointer
+    language: Callable[[], object]  # the grammar wheel's function returning the language pointer
     folder: str  # grammars/<folder> holds the queries
     extensions: tuple[str, ...]
     placeholder: str  # a body that does nothing yet: what `fillgap measure` writes in place of one
@@ -27,15 +31,16 @@ class LanguageSpec:
 
 _THROW = 'throw new Error("TODO");'
 
-# languageId (as editors send it) -> its grammar. Adding a language is a folder and a line.
+# languageId (as editors send it) -> its grammar. Adding a language: a grammars/ folder, its wheel
+# imported above, and a line here.
 LANGUAGES: dict[str, LanguageSpec] = {
-    "python": LanguageSpec("tree_sitter_python", "language", "python", (".py", ".pyi"), "pass"),
-    "javascript": LanguageSpec("tree_sitter_javascript", "language", "javascript", (".js", ".mjs", ".cjs"), _THROW),
-    "javascriptreact": LanguageSpec("tree_sitter_javascript", "language", "javascript", (".jsx",), _THROW),
-    "typescript": LanguageSpec("tree_sitter_typescript", "language_typescript", "typescript", (".ts", ".mts"), _THROW),
-    "typescriptreact": LanguageSpec("tree_sitter_typescript", "language_tsx", "typescript", (".tsx",), _THROW),
-    "go": LanguageSpec("tree_sitter_go", "language", "go", (".go",), 'panic("TODO")'),
-    "rust": LanguageSpec("tree_sitter_rust", "language", "rust", (".rs",), "todo!()"),
+    "python": LanguageSpec(tree_sitter_python.language, "python", (".py", ".pyi"), "pass"),
+    "javascript": LanguageSpec(tree_sitter_javascript.language, "javascript", (".js", ".mjs", ".cjs"), _THROW),
+    "javascriptreact": LanguageSpec(tree_sitter_javascript.language, "javascript", (".jsx",), _THROW),
+    "typescript": LanguageSpec(tree_sitter_typescript.language_typescript, "typescript", (".ts", ".mts"), _THROW),
+    "typescriptreact": LanguageSpec(tree_sitter_typescript.language_tsx, "typescript", (".tsx",), _THROW),
+    "go": LanguageSpec(tree_sitter_go.language, "go", (".go",), 'panic("TODO")'),
+    "rust": LanguageSpec(tree_sitter_rust.language, "rust", (".rs",), "todo!()"),
 }
 EXTENSIONS = {ext: lang for lang, spec in LANGUAGES.items() for ext in spec.extensions}
 QUERIES = ("gaps", "bodies", "trivia", "invalid", "blocks", "definitions", "imports")
@@ -64,7 +69,7 @@ def grammar(language_id: str) -> Grammar:
     spec = LANGUAGES.get(language_id)
     if spec is None:
         raise UnsupportedLanguage(language_id)
-    lang = ts.Language(getattr(importlib.import_module(spec.module), spec.function)())
+    lang = ts.Language(spec.language())
     q = {name: ts.Query(lang, query_source(spec.folder, name)) for name in QUERIES}
     return Grammar(
         spec.folder,

@@ -1,8 +1,6 @@
-"""Each open document's tree-sitter tree, kept current as the user types: every change is applied
-with `Tree.edit` and the document re-parsed incrementally from the old tree, not from scratch.
-
-Checking a candidate works the same way: a copy of the document's tree is edited by the insertion
-and re-parsed, so a big file costs a few milliseconds per candidate, not a full parse.
+"""Each open document's tree-sitter tree, kept current as the user types: every LSP content change
+is applied with `Tree.edit` and the document re-parsed incrementally from the old tree, not from
+scratch (the editing itself is lsp/fill/trees.py, which candidate checks share).
 """
 
 from __future__ import annotations
@@ -15,8 +13,9 @@ from lsprotocol import types
 from pygls.workspace import PositionCodec, TextDocument
 
 from lsp.fill.context import OpenDocument
+from lsp.fill.syntax import LANGUAGES, parse
+from lsp.fill.trees import edited, reparse
 from lsp.server.documents import LspTextDocument
-from lsp.fill.syntax import LANGUAGES, grammar, parse
 
 
 @dataclass
@@ -26,36 +25,9 @@ class _Entry:
     tree: ts.Tree
 
 
-def _point(text: str, offset: int) -> tuple[int, int]:
-    """(row, byte column) of a character offset, as tree-sitter counts."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset), len(text[line_start:offset].encode("utf-8"))
-
-
-def _byte(text: str, offset: int) -> int:
-    return len(text[:offset].encode("utf-8"))
-
-
-def edited(tree: ts.Tree, before: str, start: int, end: int, new_text: str) -> tuple[ts.Tree, str]:
-    """A copy of `tree` told that before[start:end] became new_text, and the text after the edit."""
-    after = before[:start] + new_text + before[end:]
-    copy = tree.copy()
-    copy.edit(
-        start_byte=_byte(before, start),
-        old_end_byte=_byte(before, end),
-        new_end_byte=_byte(after, start + len(new_text)),
-        start_point=_point(before, start),
-        old_end_point=_point(before, end),
-        new_end_point=_point(after, start + len(new_text)),
-    )
-    return copy, after
-
-
-def reparse(language_id: str, tree: ts.Tree, text: str) -> ts.Tree:
-    return ts.Parser(grammar(language_id).language).parse(text.encode("utf-8"), tree)
-
-
 class DocumentTrees:
+    """The open documents of the languages we parse, each with its text and its current tree."""
+
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self.full_parses = 0  # counted, so a test can see edits are incremental

@@ -1,13 +1,14 @@
 """The server's side of the worker: connect on first need, send fills, match replies.
 
 Which worker (private child, shared daemon, remote) is the connector's business
-(`lsp/worker_connect.py`). If the worker dies or the connection drops, every pending request fails
+(`lsp/worker/connectors.py`). If the worker dies or the connection drops, every pending request fails
 at once with `WorkerUnavailable` (the caller answers the editor with an empty result), and a later
 request connects again, starting a new worker if needed. Repeated failures back off: the first
 reconnect is immediate, then 0.5 s, 1 s, 2 s, ... up to 30 s; in that window requests fail at once
 rather than wait, so the editor never hangs on a broken worker.
 
-A fill carries a deadline the worker keeps (it answers "deadline exceeded"); a worker that does
+A fill carries a deadline the worker keeps (it answers "deadline exceeded"): `deadline_ms`, by
+default `WorkerSettings.deadline_ms` (the one default; the server sets its configured one). A worker that does
 not even say that within HUNG_GRACE_S more (stopped, deadlocked, speaking out of step) is taken
 for hung: the request fails, the connection is dropped (a private child is killed) and the next
 request connects afresh.
@@ -20,14 +21,8 @@ import itertools
 import logging
 from collections.abc import Sequence
 
-from lsp.worker.connectors import (
-    ChildWorker,
-    Connector,
-    Link,
-    WorkerUnavailable,
-    read_message,
-    worker_command,
-)
+from lsp.worker.connectors import ChildWorker, Connector, Link, WorkerUnavailable, read_message
+from lsp.worker.settings import WorkerSettings
 from model.wire.protocol import (
     Cancel,
     ErrorReply,
@@ -41,14 +36,11 @@ from model.wire.protocol import (
     encode_frame,
 )
 
-__all__ = ["WorkerClient", "WorkerUnavailable", "worker_command"]
+__all__ = ["WorkerClient", "WorkerUnavailable"]
 
 log = logging.getLogger("fillgap.worker_client")
 
 BACKOFF_MAX_S = 30.0
-# A fill the worker has not finished by then is given up and its place in the batch freed; generous,
-# because a joint fill of a whole file on a busy CPU worker can take tens of seconds.
-DEFAULT_DEADLINE_MS = 120_000
 HUNG_GRACE_S = 5.0  # past a fill's deadline, this long without any answer means the worker is hung
 
 
@@ -58,11 +50,17 @@ def backoff_s(failures: int) -> float:
 
 
 class WorkerClient:
-    def __init__(self, target: Sequence[str] | Connector, start_timeout: float = 120.0) -> None:
-        """`target`: a connector, or a command line to run as a private child worker."""
+    def __init__(
+        self,
+        target: Sequence[str] | Connector,
+        start_timeout: float = 120.0,
+        deadline_ms: int = WorkerSettings.deadline_ms,
+    ) -> None:
+        """`target`: a connector, or a command line to run as a private child worker. A fill the
+        worker has not finished `deadline_ms` after it got it is given up and its place freed."""
         self.connector: Connector = ChildWorker(target) if isinstance(target, Sequence) else target
         self.start_timeout = start_timeout
-        self.deadline_ms = DEFAULT_DEADLINE_MS
+        self.deadline_ms = deadline_ms
         self.ready: Ready | None = None
         self._link: Link | None = None
         self._reader: asyncio.Task[None] | None = None

@@ -4,9 +4,9 @@ Each connector opens a `Link` (frames in, frames out, the worker's `Ready`) and 
 it reaches (`key`), so new settings that reach the same one keep the connection.
 
 - `ChildWorker`: `python -m model.serve.worker` as this server's child on stdio; it dies with us.
-- `SharedDaemon`: the per-user daemon for this model and device (`model/endpoint.py`). If nobody
+- `SharedDaemon`: the per-user daemon for this model and device (`model/wire/endpoint.py`). If nobody
   listens on its socket, start one, detached, and keep trying to connect; when two servers start
-  one at once, the daemons settle it with a lock (`model/daemon.py`) and both servers end up on the
+  one at once, the daemons settle it with a lock (`model/serve/daemon.py`) and both servers end up on the
   winner. The daemon outlives us and exits when idle.
 - `RemoteWorker`: a worker someone else runs (`tcp://HOST:PORT` with a token, or a Unix socket).
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from model.wire.endpoint import (
     socket_path,
     worker_key,
 )
+from model.wire.options import worker_command
 from model.wire.protocol import (
     HEADER_SIZE,
     ErrorReply,
@@ -88,15 +88,6 @@ async def _hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tok
     writer.write(encode_frame(Hello(token=token or "")))
     await writer.drain()
     return Link(reader, writer, await asyncio.wait_for(_first_ready(reader), 30))
-
-
-def worker_command(model: str | None, device: str = "cpu", threads: int = 0) -> list[str]:
-    cmd = [sys.executable, "-m", "model.serve.worker", "--device", device]
-    if model:
-        cmd += ["--model", model]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    return cmd
 
 
 class ChildWorker:
@@ -208,12 +199,13 @@ class SharedDaemon(RemoteWorker):
             await asyncio.sleep(0.05)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "model.serve.worker", "--listen", f"unix://{self.sock}", "--device", self.device]
-        cmd += ["--idle-timeout", str(self.idle_timeout_s)]
-        if self.model:
-            cmd += ["--model", self.model]
-        if self.threads:
-            cmd += ["--threads", str(self.threads)]
+        cmd = worker_command(
+            model=self.model,
+            device=self.device,
+            threads=self.threads,
+            listen=(f"unix://{self.sock}",),
+            idle_timeout=self.idle_timeout_s,
+        )
         log_fd = os.open(log_path(self.sock), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             # A session of its own: the editor's terminal hanging up must not take the daemon along.
@@ -251,5 +243,5 @@ def connector_for(
     if address:
         return RemoteWorker(parse_address(address), read_token(token_file))
     if mode == "private":
-        return ChildWorker(worker_command(model, device, threads))
+        return ChildWorker(worker_command(model=model, device=device, threads=threads))
     return SharedDaemon(model, device, threads, idle_timeout_s)

@@ -3,8 +3,9 @@
 One real worker daemon (its own process, on a private socket), and N client threads, one per
 open document, each sending its next fill as soon as the last is answered (a closed loop: what N
 editors asking at once look like to the worker). Every fill is a gap in real held-out code.
-Reported per level: fills/s and gap tokens/s over the measured window, p50/p95 latency (send to
-answer), and the rows per forward pass the worker ran (how much continuous batching happened).
+Reported per level: fills/s and gap tokens/s over the measured window (fills sent in it, up to
+the last one's answer), p50/p95 latency (send to answer, nearest rank), and the rows per forward
+pass the worker ran (how much continuous batching happened).
 `sequential` repeats the top level with one fill at a time (a batch of one request's rows), the
 worker as it was before continuous batching. Times are never asserted; machines are noisy.
 """
@@ -13,29 +14,18 @@ from __future__ import annotations
 
 import os
 import random
-import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.wire.protocol import (
-    FillRequest,
-    FillResult,
-    Hello,
-    Ready,
-    SamplerSettings,
-    Shutdown,
-    StatusRequest,
-    WorkerStatus,
-    encode_frame,
-    from_wire,
-    read_frame,
-)
+from model.wire.client import Connection, connect, wait_listening
+from model.wire.endpoint import Address
+from model.wire.options import WorkerOptions, add_model_arguments, worker_command
+from model.wire.protocol import FillRequest, FillResult, SamplerSettings, WorkerStatus
+from model.wire.stats import percentile
 
 
 @dataclass
@@ -62,90 +52,65 @@ def held_out_gaps(count: int, seed: int = 0) -> list[Gap]:
     return gaps
 
 
-class _Conn:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
-        self.stream = self.sock.makefile("rb")
-        self.send(Hello())
-        if not isinstance(self.recv(), Ready):
-            raise RuntimeError("the worker did not say ready")
-
-    def send(self, msg: object) -> None:
-        self.sock.sendall(encode_frame(msg))
-
-    def recv(self) -> object:
-        return from_wire(read_frame(self.stream))
-
-    def close(self) -> None:
-        self.stream.close()
-        self.sock.close()
+def _connect(path: Path) -> Connection:
+    return connect(Address("unix", path=str(path)), timeout=None)  # a fill at 16 documents may take long
 
 
 def _status(path: Path) -> WorkerStatus:
-    c = _Conn(path)
-    try:
-        c.send(StatusRequest(id=1))
-        st = c.recv()
-        assert isinstance(st, WorkerStatus)
-        return st
-    finally:
-        c.close()
+    with _connect(path) as conn:
+        return conn.status()
 
 
 def start_worker(
     folder: Path, model: str | None, device: str, threads: int, max_rows: int
 ) -> tuple[subprocess.Popen[bytes], Path]:
     path = folder / f"bench-{max_rows}.sock"
-    cmd = [sys.executable, "-m", "model.serve.worker", "--listen", f"unix://{path}", "--device", device]
-    cmd += ["--threads", str(threads), "--max-batch-rows", str(max_rows)]
-    if model:
-        cmd += ["--model", model]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    until = time.monotonic() + 300
-    while True:
-        try:
-            _Conn(path).close()
-            return proc, path
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > until:
-                raise RuntimeError(f"bench worker did not start (status {proc.poll()})") from None
-            time.sleep(0.1)
+    options = WorkerOptions(model, device, threads, listen=(f"unix://{path}",), max_batch_rows=max_rows)
+    proc = subprocess.Popen(worker_command(options), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(Address("unix", path=str(path)), 300, gone=lambda: proc.poll() is not None)
+    except (TimeoutError, RuntimeError) as exc:
+        status = proc.poll()
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"bench worker did not start (status {status})") from exc
+    return proc, path
 
 
 def run_level(path: Path, docs: int, gaps: list[Gap], budget: int, sampler: SamplerSettings, seconds: float) -> dict:
-    """`docs` clients fill in a closed loop for `seconds` (after each sends one warm-up fill)."""
+    """`docs` clients fill in a closed loop (after each sends one warm-up fill) until `seconds` have
+    passed; each finishes the fill it has in flight, and every fill sent in the window counts, over
+    the time to the last answer. So every level counts at least one fill per client, however slow
+    the machine (a fill longer than the window used to leave a level with none)."""
     latencies: list[float] = []
     guard = threading.Lock()
-    stop_at = [0.0]
+    window = [0.0, 0.0, 0.0]  # start, stop sending, last answer
     before: list[WorkerStatus] = []
 
     def go() -> None:  # run once, when every client has had its warm-up answered
         before.append(_status(path))
-        stop_at[0] = time.monotonic() + seconds
+        window[0] = window[2] = time.monotonic()
+        window[1] = window[0] + seconds
 
     start_line = threading.Barrier(docs + 1, action=go)
 
+    # No deadline_ms (0: none): a fill given up at a deadline would vanish from the latencies measured.
     def client(k: int) -> None:
-        conn = _Conn(path)
-        try:
-            conn.send(FillRequest(id=0, prefix=gaps[k].prefix, suffix=gaps[k].suffix, budgets=[budget]))
-            conn.recv()  # warm-up, not counted
+        with _connect(path) as conn:
+            conn.fill(FillRequest(id=0, prefix=gaps[k].prefix, suffix=gaps[k].suffix, budgets=[budget]))  # warm-up
             start_line.wait()
             i = 0
-            while time.monotonic() < stop_at[0]:
+            while time.monotonic() < window[1]:
                 gap = gaps[(k * 7919 + i) % len(gaps)]
                 t0 = time.monotonic()
-                conn.send(
-                    FillRequest(id=i + 1, prefix=gap.prefix, suffix=gap.suffix, budgets=[budget], sampler=sampler)
-                )
-                reply = conn.recv()
-                if isinstance(reply, FillResult) and time.monotonic() <= stop_at[0]:
+                req = FillRequest(id=i + 1, prefix=gap.prefix, suffix=gap.suffix, budgets=[budget], sampler=sampler)
+                reply = conn.fill(req)
+                done = time.monotonic()
+                if isinstance(reply, FillResult):
                     with guard:
-                        latencies.append(time.monotonic() - t0)
+                        latencies.append(done - t0)
+                        window[2] = max(window[2], done)
                 i += 1
-        finally:
-            conn.close()
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(docs)]
     for t in threads:
@@ -155,14 +120,15 @@ def run_level(path: Path, docs: int, gaps: list[Gap], budget: int, sampler: Samp
         t.join()
     after, first = _status(path), before[0]
     passes = after.forward_passes - first.forward_passes
-    ordered = sorted(latencies)
+    elapsed = max(window[2] - window[0], 1e-9)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)  # nearest rank; None with no fills
     return {
         "documents": docs,
         "fills": len(latencies),
-        "fills_s": len(latencies) / seconds,
-        "tokens_s": len(latencies) * budget / seconds,
-        "p50_ms": 1000 * statistics.median(ordered) if ordered else None,
-        "p95_ms": 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else None,
+        "fills_s": len(latencies) / elapsed,
+        "tokens_s": len(latencies) * budget / elapsed,
+        "p50_ms": None if p50 is None else 1000 * p50,
+        "p95_ms": None if p95 is None else 1000 * p95,
         "rows_per_pass": round((after.rows - first.rows) / max(passes, 1), 2),
         "worker_rss_mb": after.rss_mb,
     }
@@ -196,9 +162,8 @@ def concurrency(
                     _print_row(rows[-1])
             finally:
                 try:
-                    c = _Conn(path)
-                    c.send(Shutdown())
-                    c.close()
+                    with _connect(path) as conn:
+                        conn.shutdown()
                     proc.wait(timeout=30)
                 except (OSError, subprocess.TimeoutExpired):
                     proc.kill()
@@ -222,12 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     p = argparse.ArgumentParser(prog="python -m model.bench.concurrency", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None)
-    p.add_argument("--device", default="cpu")
+    add_model_arguments(p)
+    # One torch thread per worker unless asked: what concurrency() measures when fillgap bench runs it.
+    p.set_defaults(threads=1)
     p.add_argument("--levels", default="1,4,16", help="concurrent documents")
     p.add_argument("--seconds", type=float, default=20.0, help="measured window per level")
     p.add_argument("--budget", type=int, default=32, help="gap tokens per fill")
-    p.add_argument("--threads", type=int, default=1, help="the worker's torch threads")
     p.add_argument("--no-sequential", action="store_true", help="skip the one-fill-at-a-time reference")
     p.add_argument("--json", type=Path, default=None)
     ns = p.parse_args(argv)

@@ -22,13 +22,14 @@ import torch
 
 from model.attention import backend_name
 from model.bench.autoregressive import greedy_decode
-from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, resolve
-from model.train.corpus import collect, split, stdlib_dir
-from model.wire.protocol import SamplerSettings
 from model.bench.roofline import Device, decode_bound, known_device
+from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, resolve
 from model.sampler import infill
-from model.tokenizer import SpecialIds
+from model.tokenizer import CodeTokenizer, SpecialIds
+from model.train.corpus import collect, split, stdlib_dir
 from model.transformer import DiffusionLM, ModelConfig
+from model.wire.options import add_model_arguments
+from model.wire.protocol import SamplerSettings
 
 
 def configurations(gap: int) -> dict[str, SamplerSettings]:
@@ -125,20 +126,19 @@ def _device(ns: argparse.Namespace) -> Device | None:
     return None
 
 
-def _held_out_tokens(tok: object, need: int) -> list[int]:
+def _held_out_tokens(tok: CodeTokenizer, need: int) -> list[int]:
     _, held = split(collect(stdlib_dir()))
     ids: list[int] = []
     for f in held:
-        ids += tok.encode(f.text)  # type: ignore[attr-defined]
+        ids += tok.encode(f.text)
         if len(ids) >= need:
             break
     return ids[:need]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="fillgap bench", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=str(DEFAULT_CHECKPOINT))
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_model_arguments(p)
     p.add_argument("--gaps", default="32,64,128,256")
     p.add_argument("--context", type=int, default=512, help="prefix and suffix tokens each")
     p.add_argument("--repeats", type=int, default=5)
@@ -158,8 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="device memory bandwidth, for the bound")
     p.add_argument("--peak-tflops", type=float, default=None, help="device dense TFLOP/s in this dtype, for the bound")
     ns = p.parse_args(argv)
+    ns.model = ns.model or str(DEFAULT_CHECKPOINT)
     if ns.quick:
         ns.gaps, ns.context, ns.repeats = "32,64", 128, 2
+    return ns
+
+
+def _load_model(ns: argparse.Namespace) -> tuple[DiffusionLM, CodeTokenizer, torch.dtype]:
+    """The checkpoint's model and tokenizer on ns.device, or a random-weight model of a size in
+    RANDOM_MODELS with the checkpoint's tokenizer (ns.model then names it)."""
+    if ns.threads:
+        torch.set_num_threads(ns.threads)
     dtype = torch.bfloat16 if ns.device.startswith("cuda") else torch.float32
     model, tok, _ = load_checkpoint(resolve(ns.model), dtype)
     if ns.random_model:  # the weights do not matter for speed; the shapes do
@@ -167,30 +176,36 @@ def main(argv: list[str] | None = None) -> int:
         model = DiffusionLM(RANDOM_MODELS[ns.random_model]).to(dtype).eval()
         ns.model = f"random {ns.random_model}"
     model.to(ns.device)
-    gaps = [int(g) for g in ns.gaps.split(",")]
-    tokens = _held_out_tokens(tok, 2 * ns.context + max(gaps))
-    rows = run(model, tokens, tok.specials, gaps, ns.context, ns.repeats, ns.device)
-    device = _device(ns)
-    if device is not None:
-        for r in rows:
-            bound = decode_bound(
-                model.config,
-                device,
-                r["method"],
-                ns.context,
-                r["gap"],
-                r["forward_passes"],
-                bytes_per_weight=2 if dtype == torch.bfloat16 else 4,
-            )
-            r["bound_tok_s"] = r["gap"] / bound
-            r["fraction_of_bound"] = bound / r["median_s"]
-    concurrent: list[dict] = []
-    if ns.concurrency:
-        from model.bench.concurrency import concurrency
+    return model, tok, dtype
 
-        levels = tuple(int(n) for n in ns.concurrency.split(","))
-        model_arg = None if ns.model == str(DEFAULT_CHECKPOINT) else ns.model
-        concurrent = concurrency(model_arg, ns.device, levels, seconds=4.0 if ns.quick else 30.0)
+
+def _add_bounds(rows: list[dict], cfg: ModelConfig, device: Device, context: int, dtype: torch.dtype) -> None:
+    """Each row's roofline bound (tokens/s) and the share of it the row reached."""
+    for r in rows:
+        bound = decode_bound(
+            cfg,
+            device,
+            r["method"],
+            context,
+            r["gap"],
+            r["forward_passes"],
+            bytes_per_weight=2 if dtype == torch.bfloat16 else 4,
+        )
+        r["bound_tok_s"] = r["gap"] / bound
+        r["fraction_of_bound"] = bound / r["median_s"]
+
+
+def _concurrent(ns: argparse.Namespace) -> list[dict]:
+    if not ns.concurrency:
+        return []
+    from model.bench.concurrency import concurrency
+
+    levels = tuple(int(n) for n in ns.concurrency.split(","))
+    model_arg = None if ns.model == str(DEFAULT_CHECKPOINT) else ns.model
+    return concurrency(model_arg, ns.device, levels, seconds=4.0 if ns.quick else 30.0, threads=ns.threads or 1)
+
+
+def _print_rows(rows: list[dict]) -> None:
     print(f"{'gap':>4}  {'method':<36} {'tok/s':>9} {'spread (s)':>17} {'passes':>6} {'x AR':>6}")
     for r in rows:
         spread = f"{r['min_s']:.3f}-{r['max_s']:.3f}"
@@ -198,23 +213,42 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['gap']:>4}  {r['method']:<36} {r['tok_s']:>9.1f} {spread:>17} {r['forward_passes']:>6} "
             f"{r['vs_ar']:>6.2f}"
         )
+
+
+def _meta(
+    ns: argparse.Namespace, model: DiffusionLM, dtype: torch.dtype, bound: Device | None, argv: list[str]
+) -> dict:
+    return {
+        "machine": platform.platform(),
+        "processor": platform.processor(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "device": ns.device,
+        "backend": backend_name(ns.device, dtype),
+        "model": ns.model,
+        "parameters": model.num_parameters(),
+        "context": ns.context,
+        "repeats": ns.repeats,
+        "bound_device": None
+        if bound is None
+        else {"name": bound.name, "bandwidth_bytes_s": bound.bandwidth, "flops": bound.flops},
+        "command": "python -m model.bench.decode " + " ".join(argv),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parse(argv)
+    model, tok, dtype = _load_model(ns)
+    gaps = [int(g) for g in ns.gaps.split(",")]
+    tokens = _held_out_tokens(tok, 2 * ns.context + max(gaps))
+    rows = run(model, tokens, tok.specials, gaps, ns.context, ns.repeats, ns.device)
+    bound = _device(ns)
+    if bound is not None:
+        _add_bounds(rows, model.config, bound, ns.context, dtype)
+    concurrent = _concurrent(ns)
+    _print_rows(rows)
     if ns.json:
-        meta = {
-            "machine": platform.platform(),
-            "processor": platform.processor(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "device": ns.device,
-            "backend": backend_name(ns.device, dtype),
-            "model": ns.model,
-            "parameters": model.num_parameters(),
-            "context": ns.context,
-            "repeats": ns.repeats,
-            "bound_device": None
-            if device is None
-            else {"name": device.name, "bandwidth_bytes_s": device.bandwidth, "flops": device.flops},
-            "command": "python -m model.bench.decode " + " ".join(argv if argv is not None else sys.argv[1:]),
-        }
+        meta = _meta(ns, model, dtype, bound, argv if argv is not None else sys.argv[1:])
         ns.json.write_text(json.dumps({"meta": meta, "rows": rows, "concurrency": concurrent}, indent=2))
     return 0
 

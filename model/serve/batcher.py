@@ -1,8 +1,9 @@
 """Fills from every connection, admitted into the shared batch and answered.
 
 A fill waits in a queue until the batch has room (`max_rows` rows: one per length budget), then
-runs the ordinary engine on a thread of its own whose forward passes go through the `StepLoop`
-(one padded pass per step for every running fill). A cancelled fill leaves the queue at once or
+runs the ordinary engine (any `model.engine.Engine`) on a thread of its own, handed the `StepLoop`
+as the place its forward passes run (one padded pass per step for every running fill; the loop
+is built on the engine's own `shared_pass`). A cancelled fill leaves the queue at once or
 the batch at its next step; so does one past its deadline, or every fill of a dropped connection.
 Each fill keeps its own step budget (its sampler settings): a short one finishes and leaves while
 longer ones go on.
@@ -16,12 +17,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from model.wire.protocol import ErrorReply, FillRequest, FillResult
-from model.sampler import Stopped
-from model.serve.steploop import SharedModel, StepLoop, is_out_of_memory
+from model.engine import Engine, Stopped
 from model.serve.stats import Stats
+from model.serve.steploop import StepLoop, is_out_of_memory
+from model.wire.protocol import ErrorReply, FillRequest, FillResult
 
 log = logging.getLogger("fillgap.worker")
 
@@ -49,12 +49,11 @@ class Job:
 
 
 class Batcher:
-    def __init__(self, engine: Any, max_rows: int = 64, gather_s: float = 0.01) -> None:
+    def __init__(self, engine: Engine, max_rows: int = 64, gather_s: float = 0.01) -> None:
         self.engine = engine
         self.max_rows = max_rows
-        pad = engine.tok.specials.pad
-        self.loop = StepLoop(engine.model.token_logits, pad if pad is not None else 0, max_rows, gather_s)
-        engine.model = SharedModel(engine.model, self.loop)
+        shared = engine.shared_pass()
+        self.loop = StepLoop(shared.forward, shared.pad_id, max_rows, gather_s)
         self.stats = Stats()
         self._lock = threading.Lock()
         self._queue: deque[Job] = deque()
@@ -139,7 +138,7 @@ class Batcher:
     def _fill(self, job: Job) -> FillResult | ErrorReply:
         req = job.req
         try:
-            result = self.engine.fill(req, stop=job.should_stop)
+            result = self.engine.fill(req, stop=job.should_stop, passes=self.loop)
         except Stopped:
             self.stats.cancelled += 1
             return ErrorReply(id=req.id, message="cancelled" if job.cancelled else "deadline exceeded")

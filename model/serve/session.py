@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import IO, Any
+from typing import IO
 
 from model.serve.batcher import Batcher, Job
+from model.serve.stats import gpu_mb, rss_mb
 from model.wire.protocol import (
     Cancel,
     ErrorReply,
@@ -35,7 +36,6 @@ from model.wire.protocol import (
     from_wire,
     read_body,
 )
-from model.serve.stats import gpu_mb, rss_mb
 
 log = logging.getLogger("fillgap.worker")
 
@@ -86,7 +86,7 @@ class Session:
         self,
         worker: Worker,
         stream: IO[bytes],
-        write: Callable[[bytes], Any],
+        write: Callable[[bytes], object],
         peer: str,
         token: str | None = None,
         greet: bool = False,
@@ -104,7 +104,7 @@ class Session:
         self._send_lock = threading.Lock()
         self.open = True
 
-    def send(self, msg: Any) -> None:
+    def send(self, msg: object) -> None:
         """Thread-safe; fills answer from their own threads. A closed peer just stops listening."""
         frame = encode_frame(msg)
         with self._send_lock:
@@ -155,7 +155,7 @@ class Session:
 
     def _serve(self) -> str:
         while True:
-            raw: Any = None
+            raw: object = None
             try:
                 body = read_body(self.stream)
                 if body is None:
@@ -172,7 +172,7 @@ class Session:
             if self._dispatch(msg):
                 return "shutdown"
 
-    def _dispatch(self, msg: Any) -> bool:
+    def _dispatch(self, msg: object) -> bool:
         """Act on one message; True for shutdown."""
         if isinstance(msg, FillRequest):
             self.worker.batcher.submit(Job(msg, self.send, owner=self))

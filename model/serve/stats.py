@@ -8,6 +8,8 @@ from collections import deque
 
 import torch
 
+from model.wire.stats import percentile
+
 RECENT = 1000  # latencies kept for the percentiles
 
 
@@ -25,13 +27,12 @@ class Stats:
             self._latencies.append(ms)
 
     def percentile(self, q: float) -> float:
-        """The q-th percentile (0-100) of recent latencies in ms, nearest rank; 0 with none yet."""
+        """The q-th percentile (0-100) of recent latencies in ms (`model.wire.stats`); 0 with none
+        yet, since `status` always carries a number."""
         with self._lock:
-            ordered = sorted(self._latencies)
-        if not ordered:
-            return 0.0
-        rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-        return ordered[rank]
+            recent = list(self._latencies)
+        value = percentile(recent, q)
+        return 0.0 if value is None else value
 
 
 def rss_mb() -> float:

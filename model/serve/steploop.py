@@ -1,11 +1,13 @@
 """One forward pass per denoising step for every running fill: the heart of continuous batching.
 
-Each fill runs the ordinary sampler on a thread of its own (see `model/batcher.py`), but the model
-it holds is a `SharedModel`, whose `token_logits` posts the fill's rows here and waits. The loop
-thread waits until every running fill has posted (or a short gather window has passed, so a slow
-one cannot stall the rest), pads the rows on the right to one width, runs one forward pass and
-hands each fill its slice. A fill that arrives while a pass runs posts for the next one and joins
-the batch there; a cancelled fill (or one past its deadline) is dropped at that boundary.
+Each fill runs the ordinary engine on a thread of its own (see `model/serve/batcher.py`), handed
+this loop as its `passes` (model/engine.py): its sampler's plain passes post the fill's rows here
+(`logits`) and wait. The loop thread waits until every running fill has posted (or a short gather
+window has passed, so a slow one cannot stall the rest), pads the rows on the right to one width,
+runs one forward pass (the engine's `SharedPass`) and hands each fill its slice. A fill that
+arrives while a pass runs posts for the next one and joins the batch there; a cancelled fill (or
+one past its deadline) is dropped at that boundary. Passes that carry a fill's own key/value
+cache cannot share; they run alone between shared passes (`solo`).
 
 Right padding with the key-padding mask leaves every real token's position (RoPE) and its keys
 unchanged, so a row's logits are the ones it would get alone. On CPU that is plain padded SDPA; on
@@ -21,15 +23,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypeVar, cast
 
 import torch
 
-from model.sampler import Stopped
+from model.engine import Forward, Stopped
 
 log = logging.getLogger("fillgap.worker")
 
-Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+T = TypeVar("T")
 GATHER_MAX_S = 0.1
 
 
@@ -44,8 +46,8 @@ class _Call:
     member: Member | None
     ids: torch.Tensor | None = None  # (B, T) rows to score, for a batched call
     key_padding: torch.Tensor | None = None
-    solo: Callable[[], Any] | None = None  # run alone (passes that carry a key/value cache)
-    result: Any = None
+    solo: Callable[[], object] | None = None  # run alone (passes that carry a key/value cache)
+    result: object = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -90,15 +92,17 @@ class StepLoop:
             self._cv.notify_all()  # the loop may have been waiting for this one to post
 
     def logits(self, ids: torch.Tensor, key_padding: torch.Tensor | None) -> torch.Tensor:
-        return self._post(_Call(self._member(), ids=ids, key_padding=key_padding))
+        """The forward pass's logits for these rows, computed in the next shared pass."""
+        return cast(torch.Tensor, self._post(_Call(self._member(), ids=ids, key_padding=key_padding)))
 
-    def solo(self, fn: Callable[[], Any]) -> Any:
-        return self._post(_Call(self._member(), solo=fn))
+    def solo(self, fn: Callable[[], T]) -> T:
+        """fn's answer, run on the loop's thread between shared passes."""
+        return cast(T, self._post(_Call(self._member(), solo=fn)))
 
     def _member(self) -> Member | None:
         return getattr(self._local, "member", None)
 
-    def _post(self, call: _Call) -> Any:
+    def _post(self, call: _Call) -> object:
         if call.member is not None and call.member.should_stop():
             raise Stopped
         with self._cv:
@@ -213,26 +217,3 @@ class StepLoop:
         self.forward_passes += 1
         self.rows_run += len(rows)
         return [out[i, : widths[i]] for i in range(len(rows))]
-
-
-class SharedModel:
-    """Stands in for the model inside a fill's thread: its passes run in the loop's shared batch.
-    Everything else (config, new_cache, num_parameters, ...) is the real model's."""
-
-    def __init__(self, model: Any, loop: StepLoop) -> None:
-        self._model = model
-        self._loop = loop
-
-    def token_logits(
-        self, ids: torch.Tensor, key_padding: torch.Tensor | None = None, cache: Any = None, cols: Any = None
-    ) -> Any:
-        if cache is not None:  # a key/value cache belongs to one fill: such passes run alone
-            return self._loop.solo(lambda: self._model.token_logits(ids, key_padding, cache=cache, cols=cols))
-        logits = self._loop.logits(ids, key_padding)  # the shared pass scores every column
-        return logits if cols is None else logits[:, cols]
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._loop.solo(lambda: self._model(*args, **kwargs))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)

@@ -2,8 +2,9 @@
 
 Without `--listen` it serves one client on stdin/stdout (a server's private child; it greets with
 `ready` and exits when stdin ends or on `shutdown`). With `--listen unix://PATH`, `--listen auto`
-(the per-user socket for this configuration, see `model/endpoint.py`) or `--listen tcp://HOST:PORT`
-(token required) it is a daemon shared by every client (`model/daemon.py`). Either way fills run
+(the per-user socket for this configuration, see `model/wire/endpoint.py`) or `--listen tcp://HOST:PORT`
+(token required) it is a daemon shared by every client (`model/serve/daemon.py`). The flags and
+their defaults are `model.wire.options.WorkerOptions`. Either way fills run
 through one `Batcher`: continuous batching across every connection. Logs go to stderr.
 """
 
@@ -16,73 +17,60 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from model.wire.endpoint import Address, EndpointError, parse_address, read_token, socket_path
+from model.wire.options import WorkerOptions, add_worker_arguments, from_namespace
 from model.wire.protocol import ErrorReply, Ready, encode_frame
+
+if TYPE_CHECKING:  # torch is loaded by _load, after the flags are read (fillgap worker -h stays quick)
+    from model.engine import Engine
+    from model.serve.session import Worker
 
 log = logging.getLogger("fillgap.worker")
 
 
-def _args(argv: list[str] | None) -> argparse.Namespace:
+def _args(argv: list[str] | None) -> WorkerOptions:
     p = argparse.ArgumentParser(prog="fillgap worker", description="Hold a model and answer fill requests.")
-    p.add_argument("--model", default=None, help="checkpoint folder (HF layout); default: the shipped model")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument(
-        "--dtype",
-        choices=("auto", "float32", "bfloat16", "float16"),
-        default="auto",
-        help="weights and activations (auto: bfloat16 on CUDA, float32 elsewhere)",
-    )
-    p.add_argument(
-        "--listen",
-        action="append",
-        default=[],
-        help="serve as a daemon at unix://PATH, tcp://HOST:PORT or auto (the per-user socket); repeatable",
-    )
-    p.add_argument(
-        "--idle-timeout", type=float, default=0, help="daemon: exit after this many seconds idle (0: never)"
-    )
-    p.add_argument("--token-file", default=None, help="TCP: the token clients must send (else $FILLGAP_TOKEN)")
-    p.add_argument("--max-batch-rows", type=int, default=64, help="rows (one per length budget) per forward pass")
-    return p.parse_args(argv)
+    add_worker_arguments(p)
+    return from_namespace(p.parse_args(argv))
 
 
-def _addresses(ns: argparse.Namespace) -> list[Address]:
+def _addresses(ns: WorkerOptions) -> list[Address]:
     return [
         Address("unix", path=str(socket_path(ns.model, ns.device, ns.dtype))) if text == "auto" else parse_address(text)
         for text in ns.listen
     ]
 
 
-def _load(ns: argparse.Namespace) -> tuple[Any, Ready]:
+def _load(ns: WorkerOptions) -> tuple[Engine, Ready]:
     from model.checkpoint import DEFAULT_CHECKPOINT, resolve
-    from model.engine import FillEngine
+    from model.engine import load_engine
 
     t0 = time.perf_counter()
     model = ns.model or str(DEFAULT_CHECKPOINT)
-    engine = FillEngine(resolve(model), device=ns.device, threads=ns.threads or None, dtype=ns.dtype)
-    log.info("loaded %s on %s in %.2fs; attention: %s", model, ns.device, time.perf_counter() - t0, engine.backend)
+    engine = load_engine(resolve(model), device=ns.device, threads=ns.threads or None, dtype=ns.dtype)
+    info = engine.info
+    log.info("loaded %s on %s in %.2fs; attention: %s", model, ns.device, time.perf_counter() - t0, info.backend)
     ready = Ready(
         model=model,
         device=ns.device,
-        parameters=engine.model.num_parameters(),
-        context_tokens=engine.limit,
-        backend=engine.backend,
+        parameters=info.parameters,
+        context_tokens=info.context_tokens,
+        backend=info.backend,
         pid=os.getpid(),
     )
     return engine, ready
 
 
-def _worker(engine: Any, ready: Ready, max_rows: int) -> Any:
+def _worker(engine: Engine, ready: Ready, max_rows: int) -> Worker:
     from model.serve.batcher import Batcher
     from model.serve.session import Worker
 
     return Worker(Batcher(engine, max_rows=max_rows), ready)
 
 
-def serve_stdio(ns: argparse.Namespace) -> int:
+def serve_stdio(ns: WorkerOptions) -> int:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the real stdout
     write_lock = threading.Lock()
@@ -103,7 +91,7 @@ def serve_stdio(ns: argparse.Namespace) -> int:
     return 0
 
 
-def serve_daemon(ns: argparse.Namespace, addresses: list[Address]) -> int:
+def serve_daemon(ns: WorkerOptions, addresses: list[Address]) -> int:
     from model.serve.daemon import ALREADY_RUNNING, Daemon, bind_tcp, bind_unix, claim, release
 
     token = read_token(ns.token_file)

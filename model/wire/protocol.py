@@ -1,4 +1,4 @@
-"""The worker protocol: the only types `lsp/` and `model/` share.
+"""The worker protocol: the messages `lsp/` and `model/` exchange.
 
 Frames are a 4-byte big-endian length followed by one msgpack map. Every map carries the
 protocol version `v` and a `type`. This module imports msgpack and nothing from torch.
@@ -58,7 +58,9 @@ class FillRequest:
     # With a draft and no ranges: re-mask the draft's tokens the model itself finds less likely
     # than this (scored with each token hidden in turn), the "refine selection" action.
     remask_below: float = 0.0
-    # Give up (answer "deadline exceeded") if not done this many ms after the worker got it; 0: never.
+    # Give up (answer "deadline exceeded") if not done this many ms after the worker got it. 0 is the
+    # wire's "none set" (never give up), not a default anyone means: the server, fill, measure and
+    # eval always send lsp.worker.settings.WorkerSettings.deadline_ms or what settings/flags make it.
     deadline_ms: int = 0
     # Other files' text the gap's code names (signatures, imports): placed before the prefix as a
     # file of its own, within a share of the window.

@@ -1,4 +1,4 @@
-"""The engine on a tiny random checkpoint: budgets, dtypes, and revision of a draft."""
+"""The engine on a tiny random checkpoint: budgets, dtypes, revision of a draft, what it reports."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from model.engine import FillEngine, fit_window
+from model.checkpoint import CheckpointError
+from model.engine import load_engine
+from model.layout import fit_window
+from model.masked_engine import MaskedDiffusionEngine
 from model.wire.protocol import FillRequest
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_one_candidate_per_budget_without_special_tokens(tiny_checkpoint: Path, dtype: str) -> None:
-    engine = FillEngine(tiny_checkpoint, dtype=dtype)
+    engine = load_engine(tiny_checkpoint, dtype=dtype)
     res = engine.fill(FillRequest(id=4, prefix="def add(a, b):\n    ", suffix="\n", budgets=[4, 9]))
     assert sorted(c.budget for c in res.candidates) == [4, 9]
     assert all("<|" not in c.text and len(c.tokens) == len(c.confidences) <= c.budget for c in res.candidates)
 
 
 def test_revision_rewrites_only_the_ranges_asked_for(tiny_checkpoint: Path) -> None:
-    engine = FillEngine(tiny_checkpoint)
+    engine = load_engine(tiny_checkpoint)
     draft = "return a + b"
     req = FillRequest(
         id=5, prefix="def add(a, b):\n    ", suffix="\n", draft=draft, remask=[[len(draft) - 1, len(draft)]]
@@ -30,17 +33,32 @@ def test_revision_rewrites_only_the_ranges_asked_for(tiny_checkpoint: Path) -> N
 
 def test_fit_window_keeps_the_gap_and_both_sides_within_the_limit() -> None:
     w = fit_window(list(range(100, 400)), list(range(500, 600)), budget=32, limit=128, eos=1)
-    assert len(w.ids) == 128 and w.gap_len == 32
-    assert w.ids[w.gap_start - 1] == 399 and w.ids[w.gap_start + w.gap_len] == 500  # adjacent context kept
+    (gap,) = w.spans
+    assert len(w.ids) == 128 and gap.length == 32
+    assert w.ids[gap.start - 1] == 399 and w.ids[gap.start + gap.length] == 500  # adjacent context kept
     short = fit_window([7, 8], [9], budget=4, limit=128, eos=1)
     assert short.ids[0] == 1 and short.ids[-1] == 1  # whole file: end-of-text markers on both sides
 
 
 def test_refine_rewrites_only_tokens_the_model_finds_unlikely(tiny_checkpoint: Path) -> None:
-    engine = FillEngine(tiny_checkpoint)
+    engine = load_engine(tiny_checkpoint)
     draft = "return a + b"
     base = {"id": 6, "prefix": "def add(a, b):\n    ", "suffix": "\n", "draft": draft}
     kept = engine.fill(FillRequest(**base, remask_below=1e-12)).candidates[0]
     assert kept.text == draft and all(0 < c <= 1 for c in kept.confidences)  # scores, nothing re-masked
     redone = engine.fill(FillRequest(**base, remask_below=1.0))  # every token re-masked and rewritten
     assert redone.forward_passes > 0 and "<|" not in redone.candidates[0].text
+
+
+def test_the_engine_is_chosen_by_family_and_reports_itself(tiny_checkpoint: Path) -> None:
+    engine = load_engine(tiny_checkpoint)
+    assert isinstance(engine, MaskedDiffusionEngine)
+    info = engine.info
+    assert info.name == "masked-diffusion" and info.device == "cpu" and info.backend.startswith("torch SDPA")
+    assert info.parameters == engine.model.num_parameters() and info.context_tokens == engine.limit
+
+
+def test_an_unknown_family_is_refused_naming_the_config(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"model_type": "gpt-j"}')
+    with pytest.raises(CheckpointError, match="config.json"):
+        load_engine(tmp_path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model.checkpoint import DEFAULT_CHECKPOINT
-from model.engine import FillEngine
+from model.engine import load_engine
 from model.layout import CONTEXT_SHARE, Layout, Span, groups, joint_layouts, with_context
 from model.wire.protocol import FillRequest
 
@@ -41,7 +41,7 @@ def test_context_comes_first_as_a_file_of_its_own_within_its_share() -> None:
 
 
 def test_the_engine_fills_every_hole_of_a_joint_request_in_one_batch() -> None:
-    engine = FillEngine(DEFAULT_CHECKPOINT, threads=1)
+    engine = load_engine(DEFAULT_CHECKPOINT, threads=1)
     holes = ["pass", "pass", "pass"]
     between = ["\n\n\ndef b(x):\n    ", "\n\n\ndef c(x):\n    "]
     req = FillRequest(id=3, prefix="def a(x):\n    ", suffix="\n", budgets=[8, 16], holes=holes, between=between)
@@ -53,7 +53,7 @@ def test_the_engine_fills_every_hole_of_a_joint_request_in_one_batch() -> None:
 
 
 def test_context_changes_what_the_model_sees() -> None:
-    engine = FillEngine(DEFAULT_CHECKPOINT, threads=1)
+    engine = load_engine(DEFAULT_CHECKPOINT, threads=1)
     base = FillRequest(id=5, prefix="def total(rects):\n    return ", suffix="\n", budgets=[8])
     with_ctx = FillRequest(**{**base.__dict__, "id": 6, "context": "# geo.py\ndef area(w, h): ...\n"})
     a, b = engine.fill(base), engine.fill(with_ctx)

@@ -10,14 +10,16 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from model.checkpoint import DEFAULT_CHECKPOINT
-from model.wire.protocol import ErrorReply, Hello, Ready, encode_frame, from_wire, read_frame
+from model.wire.client import Connection, wait_listening
+from model.wire.endpoint import Address
+from model.wire.options import worker_command
+from model.wire.protocol import ErrorReply, Ready
 from tests.daemons import daemon_pids
 from tests.reliability.conftest import QUICK, SOAK, record
 from tests.reliability.rpc import RawServer
@@ -47,9 +49,8 @@ def _free_port() -> int:
 
 
 def _hello(port: int, token: str) -> object:
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s, s.makefile("rb") as stream:
-        s.sendall(encode_frame(Hello(token=token)))
-        return from_wire(read_frame(stream))
+    with Connection.open(Address("tcp", host="127.0.0.1", port=port)) as conn:
+        return conn.hello(token)
 
 
 def test_tcp_refuses_a_missing_or_wrong_token(tmp_path: Path, serve: Callable[..., RawServer]) -> None:
@@ -58,19 +59,13 @@ def test_tcp_refuses_a_missing_or_wrong_token(tmp_path: Path, serve: Callable[..
     token_file.write_text(token + "\n")
     port = _free_port()
     log = (tmp_path / "daemon.log").open("wb")
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "model.serve.worker", "--threads", "1", "--listen", f"tcp://127.0.0.1:{port}",
-         "--token-file", str(token_file)], stdout=log, stderr=log)
+    command = worker_command(threads=1, listen=(f"tcp://127.0.0.1:{port}",), token_file=str(token_file))
+    daemon = subprocess.Popen(command, stdout=log, stderr=log)
     try:
-        for _ in range(600):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()
-                import time
-
-                time.sleep(0.1)
+        try:
+            wait_listening(Address("tcp", host="127.0.0.1", port=port), 60, lambda: daemon.poll() is not None)
+        except RuntimeError:
+            raise AssertionError((tmp_path / "daemon.log").read_text()) from None
         refused = [_hello(port, t) for t in ("", "x", token[:-1], token + "0", token.upper())]
         assert all(isinstance(r, ErrorReply) for r in refused), refused
         assert isinstance(_hello(port, token), Ready)

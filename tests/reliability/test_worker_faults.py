@@ -23,6 +23,7 @@ from model.wire.protocol import Ready, encode_frame
 from tests.daemons import alive, daemon_pids
 from tests.reliability.conftest import QUICK, SOAK, record
 from tests.reliability.rpc import RawServer, children
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow]
 SOAK_ONLY = pytest.mark.skipif(not SOAK, reason="the same path as the default mode; FILLGAP_SOAK=1 runs it")
@@ -78,15 +79,16 @@ def test_a_worker_killed_in_the_middle_of_a_fill_costs_one_empty_answer(
         msg_id = server.request_raw("textDocument/inlineCompletion", {
             "textDocument": {"uri": URI}, "position": {"line": _line(version), "character": 4},
             "context": {"triggerKind": 1}})
-        time.sleep(0.15)
+        time.sleep(0.15)  # a probe, not a synchronisation: a kill that lands after the fill is retried
         in_flight = msg_id not in server.responses
         os.kill(victim, signal.SIGKILL)
         kills += 1
         response = server.wait(msg_id, timeout=60)
         assert "result" in response, response  # an answer, not an error
-        if in_flight:
+        # Mid-fill only if the answer is empty too: on a busy machine a fill can finish just before
+        # the kill while its answer is still on its way to this process (not yet in `responses`).
+        if in_flight and response["result"]["items"] == []:
             mid_fill += 1
-            assert response["result"]["items"] == []
         version += 1
         _edit(server, version)
         assert _eventually_filled(server, version), "no fill after the worker was killed"
@@ -120,11 +122,7 @@ def test_a_stopped_worker_is_timed_out_and_the_server_moves_on(
         # Other requests are served while the worker is gone (no model needed for these).
         assert server.status()["documents"] == 1
         if mode == "private":  # a private child that hung is killed and replaced
-            for _ in range(100):
-                if not alive(hung):
-                    break
-                time.sleep(0.05)
-            assert not alive(hung)
+            until("the hung private worker to be killed", lambda: not alive(hung))
     finally:
         if alive(hung):
             os.kill(hung, signal.SIGCONT)
@@ -138,6 +136,8 @@ def test_a_stopped_worker_is_timed_out_and_the_server_moves_on(
 
 class FakeWorker:
     """A worker endpoint that says `script(hello)` to every connection: the fault being injected."""
+
+    HOLD_S = 120  # longer than the test waits for an answer: a server that waits for the hang-up fails
 
     def __init__(self, path: Path, script: Callable[[socket.socket], None]) -> None:
         self.path, self.script = path, script
@@ -164,7 +164,7 @@ class FakeWorker:
             try:
                 conn.recv(65536)  # the hello
                 self.script(conn)
-                time.sleep(30)  # hold the connection open: the server must not wait on it forever
+                time.sleep(self.HOLD_S)  # hold the connection open: the server must not wait on it forever
             except OSError:
                 pass
 
@@ -225,7 +225,7 @@ def test_a_worker_speaking_garbage_gets_empty_answers_and_the_server_recovers(
             t0 = time.monotonic()
             response = server.inline(URI, _line(version), 4, timeout=90)
             assert response.get("result", {}).get("items") == [], (name, response)
-            assert time.monotonic() - t0 < 60, name
+            assert time.monotonic() - t0 < 60, name  # at its 1 s deadline, long before the fake hangs up
             assert fake.connections >= 1, name
             new = [m for m in server.messages()[before:] if "model worker unavailable" in m]
             assert len(new) == 1, f"{name}: the user was not told once: {server.messages()[before:]}"

@@ -48,7 +48,7 @@ def test_fill_prints_a_diff_that_fills_the_sample_and_parses(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_measure_reports_parse_shares() -> None:
-    proc = _fillgap("measure", str(REPO / "model" / "corpus.py"), "--limit", "3")
+    proc = _fillgap("measure", str(REPO / "model" / "train" / "corpus.py"), "--limit", "3")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["cases"] == 3
@@ -77,3 +77,36 @@ def test_bench_lsp_times_both_servers_in_one_run() -> None:
     report = json.loads(run.stdout)
     assert report["bare_pygls_s"] > 0 and report["fillgap_s"] > 0
     assert report["difference_s"] == pytest.approx(report["fillgap_s"] - report["bare_pygls_s"], abs=2e-3)
+
+
+def test_help_lists_every_subcommand_and_each_has_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    from lsp.cli import COMMANDS, main
+
+    with pytest.raises(SystemExit) as done:
+        main(["-h"])
+    listing = capsys.readouterr().out
+    assert done.value.code == 0
+    for name, command in COMMANDS.items():
+        assert name in listing and command.help.split()[0] in listing
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            main([name, "-h"])
+        assert done.value.code == 0, name
+        assert f"usage: fillgap {name}" in capsys.readouterr().out
+
+
+def test_fill_and_measure_take_the_one_deadline_default() -> None:
+    import argparse
+
+    from lsp.cli import fill, measure
+    from lsp.worker.client import WorkerClient
+    from lsp.worker.settings import WorkerSettings
+
+    for module in (fill, measure):
+        p = argparse.ArgumentParser()
+        module.add_arguments(p)
+        assert p.parse_args(["x.py"]).deadline_ms == WorkerSettings().deadline_ms == 30_000
+        assert p.parse_args(["x.py", "--deadline-ms", "120000"]).deadline_ms == 120_000
+        with pytest.raises(SystemExit):
+            p.parse_args(["x.py", "--deadline-ms", "5"])
+    assert WorkerClient(["true"]).deadline_ms == WorkerSettings().deadline_ms

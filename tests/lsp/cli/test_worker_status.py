@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from model.wire.protocol import FillRequest, FillResult, Ready
-from tests.model.serve.daemon_client import Conn, default_socket, start_daemon, wait_for
+from tests.model.serve.daemon_client import default_socket, start_daemon, unix, wait_for
 
 STATUS = [sys.executable, "-m", "lsp.cli", "status"]
 
@@ -24,7 +24,7 @@ def test_status_reports_a_running_worker_and_shutdown_stops_it() -> None:
     proc = start_daemon("--listen", "auto")
     try:
         wait_for(default_socket(), proc)
-        c = Conn.unix(default_socket())
+        c = unix(default_socket())
         assert isinstance(c.hello(), Ready)
         c.send(FillRequest(id=1, prefix="def area(w, h):\n    ", suffix="\n", budgets=[8]))
         assert isinstance(c.recv(), FillResult)

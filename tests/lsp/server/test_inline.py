@@ -12,6 +12,7 @@ from pygls.exceptions import JsonRpcException
 
 from lsp.eval.client import apply_item, close_doc, insert_text, open_doc, running_server
 from tests.lsp.fill.test_snippets import expand
+from tests.waiting import until_async
 
 pytestmark = [pytest.mark.slow]
 
@@ -145,7 +146,9 @@ async def test_model_loading_shows_progress_and_configuration_changes_take_effec
 
         open_doc(client, URI, DOC)
         await _inline(client, LINE, COL)
-        await asyncio.sleep(0.2)
+        # The progress end and the model's log line may follow the answer: wait for them, not 0.2 s.
+        await until_async("the progress end", lambda: progress and progress[-1] == "end")
+        await until_async("the model's log line", lambda: any("parameters" in m for m in client.messages))
         assert progress[0] == "create" and "begin" in progress and progress[-1] == "end"
         assert any("parameters" in m for m in client.messages)  # the model, device and backend, logged once
         client.workspace_did_change_configuration(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lsprotocol import types
@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 
 from lsp.eval.client import apply_item, inline, open_doc, running_server
 from lsp.fill.syntax import error_nodes, parse
+from tests.waiting import until_async
 
 pytestmark = [pytest.mark.slow]
 
@@ -64,6 +65,11 @@ async def test_bad_input_gets_an_error_or_nothing_and_the_server_keeps_serving()
         ast.parse(apply_item(AREA, items[0]))
 
 
+async def _worker_forgotten(client: Any) -> bool:
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="fillgap.status"))
+    return result["worker"] == "not started"
+
+
 def _worker_pids(server_pid: int) -> list[int]:
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
     return [int(p) for p in children.read_text().split()] if children.exists() else []
@@ -76,11 +82,10 @@ async def test_a_killed_worker_is_restarted_by_the_next_request() -> None:
         server_pid = client._server.pid  # type: ignore[union-attr]
         (worker_pid,) = _worker_pids(server_pid)
         os.kill(worker_pid, signal.SIGKILL)
-        for _ in range(100):  # reaped by the server's event loop, which has seen the pipe close
-            if not Path(f"/proc/{worker_pid}").exists():
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
+        # Reaped by the server's event loop, which has seen the pipe close; then the server has
+        # forgotten it (the next request starts a new one). States waited for, not fixed sleeps.
+        await until_async("the killed worker to be reaped", lambda: not Path(f"/proc/{worker_pid}").exists())
+        await until_async("the server to forget the worker", lambda: _worker_forgotten(client), every=0.1)
         edited = "# edited\n" + AREA  # a new text, so the answer cannot come from the cache
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(

@@ -17,6 +17,7 @@ from lsp.eval.client import FillgapClient, inline, open_doc, running_server
 from model.wire.endpoint import runtime_dir
 from tests.daemons import alive
 from tests.model.serve.daemon_client import free_port, start_daemon, wait_for_port
+from tests.waiting import until_async
 
 pytestmark = [pytest.mark.slow]
 
@@ -29,6 +30,15 @@ async def _status(client: FillgapClient) -> dict[str, Any]:
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="fillgap.status"))
     assert isinstance(result, dict)
     return result
+
+
+async def _worker_busy(client: FillgapClient) -> bool:
+    return (await _status(client)).get("worker_status", {}).get("running", 0) >= 1
+
+
+async def _worker_idle(client: FillgapClient) -> dict[str, Any] | None:
+    worker = (await _status(client))["worker_status"]
+    return worker if worker["queued"] == 0 and worker["running"] == 0 else None
 
 
 def _edit(client: FillgapClient, version: int, text: str) -> None:
@@ -73,14 +83,15 @@ async def test_a_worker_killed_mid_request_is_answered_empty_at_once_then_replac
         _configure(client, {**FAST, "sampler": {"steps": 200, "refine_rounds": 0}, "budgets": {"body": [200]}})
         _edit(client, 2, "# slow\n" + AREA)
         pending = asyncio.ensure_future(inline(client, URI, 3, 4))
-        await asyncio.sleep(1.5)  # well inside the 200 denoising steps
-        assert not pending.done()
+        await until_async("the slow fill to run in the worker", lambda: _worker_busy(client), every=0.2)
+        assert not pending.done()  # well inside its 200 denoising steps
         os.kill(old_pid, signal.SIGKILL)
         killed = time.monotonic()
         items = await asyncio.wait_for(pending, 30)
         answered_in = time.monotonic() - killed
         assert items == []
-        assert answered_in < 1.0, f"answered {answered_in:.2f}s after the kill"
+        # At once, not at the fill deadline (30 s by default): a wide margin for a busy machine.
+        assert answered_in < 10.0, f"answered {answered_in:.2f}s after the kill"
         print(f"killed worker: answered empty {answered_in * 1000:.0f} ms after the kill")
         _configure(client, FAST)
         _edit(client, 3, "# after\n" + AREA)
@@ -100,7 +111,9 @@ async def test_a_storm_of_superseded_requests_leaves_the_queue_empty() -> None:
 
         sent: list[asyncio.Future[Any]] = []
         version, start = 3, time.monotonic()
-        while time.monotonic() - start < 4.0:  # about 200 new requests a second, each superseding the last
+        # 800 requests in bursts of ten, each superseding the last: about 200 a second on an idle
+        # machine. A count, not a duration, so a busy machine sends the same storm, only slower.
+        for _ in range(80):
             for _ in range(10):
                 version += 1
                 _edit(client, version, f"# keystroke {version}\n" + AREA)
@@ -111,22 +124,17 @@ async def test_a_storm_of_superseded_requests_leaves_the_queue_empty() -> None:
         results = await asyncio.wait_for(asyncio.gather(*sent, return_exceptions=True), 120)
         last_latency = time.monotonic() - last_sent
         assert results[-1] and not isinstance(results[-1], BaseException)  # the newest one is answered
-        assert rate > 100, f"only {rate:.0f} requests/s sent"
 
-        until = time.monotonic() + 10
-        while True:
-            worker = (await _status(client))["worker_status"]
-            if worker["queued"] == 0 and worker["running"] == 0 or time.monotonic() > until:
-                break
-            await asyncio.sleep(0.1)
-        assert worker["queued"] == 0 and worker["running"] == 0, worker
+        # Cancelled fills leave at their next step: wait for that (a generous deadline), then look.
+        worker = await until_async("the worker's queue to empty", lambda: _worker_idle(client), every=0.1)
         print(
             f"storm: {len(sent)} requests at {rate:.0f}/s; worker served {worker['served']}, "
             f"cancelled {worker['cancelled']}; last answered in {last_latency:.2f}s (baseline {baseline:.2f}s)"
         )
         assert worker["served"] < len(sent) / 4  # most were dropped, not computed
-        # The last request waited for nothing the storm left behind (bounds generous: a loaded machine).
-        assert last_latency < max(10 * baseline, baseline + 5.0), (last_latency, baseline)
+        # The last request waited for nothing the storm left behind. The bound is generous (a busy
+        # machine): computing even a quarter of the storm's fills would take far longer.
+        assert last_latency < 10 * baseline + 30.0, (last_latency, baseline)
 
 
 async def test_a_private_worker_is_a_child_of_the_server() -> None:
@@ -151,8 +159,8 @@ async def test_a_remote_worker_without_the_token_is_refused_and_the_server_answe
         async with running_server({**FAST, "worker": {"address": f"tcp://127.0.0.1:{port}"}}) as client:
             open_doc(client, URI, AREA)
             assert await inline(client, URI, 2, 4) == []
-            await asyncio.sleep(0.2)  # the window/showMessage notification follows the answer
-            assert any("unauthorized" in m for m in client.messages), client.messages
+            # The window/showMessage notification follows the answer: wait for it, not a fixed time.
+            await until_async("the unauthorized message", lambda: any("unauthorized" in m for m in client.messages))
         assert proc.poll() is None  # refusing a client is not a reason to stop
     finally:
         proc.kill()

@@ -1,17 +1,17 @@
-"""A blocking client for a worker daemon, for tests: start one, connect, say hello, send, receive."""
+"""Worker daemons for tests: start one (the one command builder, one torch thread), wait for it,
+and connect with the one blocking client (`model.wire.client`)."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-from model.wire.endpoint import socket_path
-from model.wire.protocol import Hello, encode_frame, from_wire, read_frame
+from model.wire.client import Connection, wait_listening
+from model.wire.endpoint import Address, socket_path
+from model.wire.options import worker_command
 
-WORKER = [sys.executable, "-m", "model.serve.worker", "--threads", "1"]
+WORKER = worker_command(threads=1)
 
 
 def start_daemon(*args: str) -> subprocess.Popen[bytes]:
@@ -23,31 +23,12 @@ def default_socket() -> Path:
 
 
 def wait_for(path: Path, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"daemon exited with {proc.returncode}")
-        if path.exists():
-            try:
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.connect(str(path))
-                return
-            except OSError:
-                pass
-        time.sleep(0.05)
-    raise TimeoutError(f"no daemon at {path}")
+    gone = (lambda: proc.poll() is not None) if proc is not None else (lambda: False)
+    wait_listening(Address("unix", path=str(path)), timeout, gone)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    until = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > until:
-                raise TimeoutError(f"nothing listens on port {port} (daemon status {proc.poll()})") from None
-            time.sleep(0.1)
+    wait_listening(Address("tcp", host="127.0.0.1", port=port), timeout, lambda: proc.poll() is not None)
 
 
 def free_port() -> int:
@@ -56,35 +37,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Conn:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.stream = sock.makefile("rb")
+def unix(path: Path) -> Connection:
+    """A connection to the daemon at `path`, not greeted yet (call `hello`)."""
+    return Connection.open(Address("unix", path=str(path)), timeout=60)
 
-    @classmethod
-    def unix(cls, path: Path) -> Conn:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(str(path))
-        return cls(s)
 
-    @classmethod
-    def tcp(cls, port: int) -> Conn:
-        return cls(socket.create_connection(("127.0.0.1", port), timeout=60))
-
-    def send(self, *msgs: object) -> None:
-        self.sock.sendall(b"".join(encode_frame(m) for m in msgs))
-
-    def recv(self) -> object:
-        return from_wire(read_frame(self.stream))
-
-    def hello(self, token: str = "") -> object:
-        self.send(Hello(token=token))
-        return self.recv()
-
-    def at_eof(self) -> bool:
-        return self.stream.read() == b""
-
-    def close(self) -> None:
-        self.stream.close()
-        self.sock.close()
+def tcp(port: int) -> Connection:
+    return Connection.open(Address("tcp", host="127.0.0.1", port=port), timeout=60)

@@ -4,27 +4,45 @@ a pass out of memory is split, not lost; cancelled fills leave at a step boundar
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import torch
 
 from model.checkpoint import DEFAULT_CHECKPOINT
-from model.engine import FillEngine
+from model.masked_engine import MaskedDiffusionEngine
 from model.serve.batcher import Batcher, Job
 from model.serve.steploop import StepLoop
 from model.transformer import DiffusionLM
 from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
+from tests.waiting import until
 
 
-def _in_threads(loop: StepLoop, batches: list[torch.Tensor], pads: list[torch.Tensor | None]) -> list[object]:
+class _Fill:
+    """A running fill as the loop sees it; `posting` is set once its thread is about to post."""
+
+    def __init__(self) -> None:
+        self.posting = threading.Event()
+
+    def should_stop(self) -> bool:
+        self.posting.set()
+        return False
+
+
+def _in_threads(
+    loop: StepLoop, batches: list[torch.Tensor], pads: list[torch.Tensor | None], fills: list[_Fill] | None = None
+) -> list[object]:
     out: list[object] = [None] * len(batches)
 
     def run(i: int) -> None:
+        if fills is not None:
+            loop.join(fills[i])
         try:
             out[i] = loop.logits(batches[i], pads[i])
         except Exception as exc:
             out[i] = exc
+        finally:
+            if fills is not None:
+                loop.leave(fills[i])
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
     for t in threads:
@@ -43,9 +61,21 @@ def _batches(vocab: int) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]
 
 
 def test_rows_of_different_widths_share_a_pass_and_get_their_own_logits(tiny_model: DiffusionLM) -> None:
-    loop = StepLoop(tiny_model.token_logits, pad_id=0, gather_s=0.2)
+    fills = [_Fill() for _ in range(3)]
+    held = threading.Event()
+
+    def forward(ids: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
+        # The first pass waits until every fill is posting, so that on a busy machine too the
+        # others are there for the next pass (rather than each arriving just after the last).
+        if not held.is_set():
+            held.set()
+            for fill in fills:
+                assert fill.posting.wait(60)
+        return tiny_model.token_logits(ids, pad)
+
+    loop = StepLoop(forward, pad_id=0, gather_s=0.2)
     batches, pads = _batches(tiny_model.config.vocab_size)
-    got = _in_threads(loop, batches, pads)
+    got = _in_threads(loop, batches, pads, fills)
     with torch.no_grad():
         for ids, pad, logits in zip(batches, pads, got, strict=True):
             alone = tiny_model.token_logits(ids, pad)
@@ -86,10 +116,9 @@ def test_a_row_out_of_memory_alone_fails_only_its_own_call(tiny_model: Diffusion
 
 
 @pytest.fixture(scope="module")
-def engines() -> tuple[FillEngine, Batcher]:
-    alone = FillEngine(DEFAULT_CHECKPOINT, threads=1)
-    shared = FillEngine(DEFAULT_CHECKPOINT, threads=1)
-    return alone, Batcher(shared, gather_s=0.05)
+def engines() -> tuple[MaskedDiffusionEngine, Batcher]:
+    engine = MaskedDiffusionEngine(DEFAULT_CHECKPOINT, threads=1)
+    return engine, Batcher(engine, gather_s=0.05)  # the same engine serves alone and batched
 
 
 REQUESTS = [
@@ -101,7 +130,7 @@ REQUESTS = [
 
 
 @pytest.mark.slow
-def test_fills_batched_together_are_the_fills_made_alone(engines: tuple[FillEngine, Batcher]) -> None:
+def test_fills_batched_together_are_the_fills_made_alone(engines: tuple[MaskedDiffusionEngine, Batcher]) -> None:
     alone, batcher = engines
     answers: dict[int, FillResult | ErrorReply] = {}
     done = threading.Event()
@@ -122,25 +151,35 @@ def test_fills_batched_together_are_the_fills_made_alone(engines: tuple[FillEngi
 
 
 @pytest.mark.slow
-def test_a_cancelled_fill_leaves_at_a_step_and_the_rest_go_on(engines: tuple[FillEngine, Batcher]) -> None:
+def test_a_cancelled_fill_leaves_at_a_step_and_the_rest_go_on(engines: tuple[MaskedDiffusionEngine, Batcher]) -> None:
     _, batcher = engines
     answers: dict[int, FillResult | ErrorReply] = {}
     owner = object()
     slow = SamplerSettings(steps=200, refine_rounds=0)
+    passes_at: dict[int, int] = {}  # the pass count when each answer came, read in the batcher's thread
+    got_10 = threading.Event()
+
+    def reply(m: FillResult | ErrorReply) -> None:
+        passes_at[m.id] = batcher.loop.forward_passes  # type: ignore[index]
+        answers[m.id] = m  # type: ignore[index]
+        if m.id == 10:
+            got_10.set()
+
+    before = batcher.loop.forward_passes  # the module's engine: earlier tests' passes are counted too
     for i in (10, 11):
         req = FillRequest(id=i, prefix="def f():\n    ", suffix="\n", budgets=[200], sampler=slow)
-        batcher.submit(Job(req, lambda m: answers.__setitem__(m.id, m), owner))  # type: ignore[arg-type]
-    time.sleep(0.3)
+        batcher.submit(Job(req, reply, owner))
+    # Both fills are under way (their steps counted), however long a busy machine took to start them.
+    until("the fills' first steps", lambda: batcher.running == 2 and batcher.loop.forward_passes >= before + 2)
     passes = batcher.loop.forward_passes
     batcher.cancel(owner, 10)
     assert batcher.wait_idle(0.0) is False
-    until = time.monotonic() + 60
-    while 10 not in answers:
-        assert time.monotonic() < until
-        time.sleep(0.01)
+    assert got_10.wait(60)
     cancelled = answers[10]
     assert isinstance(cancelled, ErrorReply) and cancelled.message == "cancelled"
-    assert batcher.loop.forward_passes - passes < 10  # it left within a step or two, not at the end
+    # It left within a few steps of 200, not at the end (counted up to its own answer, not to
+    # whenever this thread woke up: fill 11 keeps stepping meanwhile).
+    assert passes_at[10] - passes < 20, (passes, passes_at[10])
     batcher.drop_owner(owner)
     assert batcher.wait_idle(60)
     assert batcher.queued == 0 and batcher.running == 0

@@ -25,7 +25,8 @@ from model.wire.protocol import (
     WorkerStatus,
 )
 from tests.daemons import alive
-from tests.model.serve.daemon_client import Conn, default_socket, free_port, start_daemon, wait_for, wait_for_port
+from tests.model.serve.daemon_client import default_socket, free_port, start_daemon, tcp, unix, wait_for, wait_for_port
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow]
 
@@ -40,7 +41,7 @@ def daemon() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _status(path: Path) -> WorkerStatus:
-    c = Conn.unix(path)
+    c = unix(path)
     try:
         assert isinstance(c.hello(), Ready)
         c.send(StatusRequest(id=7))
@@ -51,13 +52,18 @@ def _status(path: Path) -> WorkerStatus:
         c.close()
 
 
+def _unfinished(path: Path) -> int:
+    st = _status(path)
+    return st.running + st.queued
+
+
 def test_the_socket_is_private_and_named_for_its_configuration(daemon: subprocess.Popen[bytes]) -> None:
     sock = default_socket()
     assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(sock.parent).st_mode) == 0o700
     assert lock_path(sock).read_text().strip() == str(daemon.pid)
     assert socket_path("other/model", "cpu") != sock and socket_path(None, "cuda") != sock
-    c = Conn.unix(sock)
+    c = unix(sock)
     ready = c.hello()
     assert isinstance(ready, Ready) and ready.pid == daemon.pid
     c.send(FillRequest(id=1, prefix="def area(w, h):\n    ", suffix="\n", budgets=[8, 16]))
@@ -128,16 +134,16 @@ def test_tcp_refuses_clients_without_the_token(tmp_path: Path) -> None:
     try:
         wait_for_port(port, proc)
         for wrong in ("", "s3cret-tokeN", "s3cret-token-and-more"):
-            c = Conn.tcp(port)
+            c = tcp(port)
             reply = c.hello(wrong)
             assert isinstance(reply, ErrorReply) and reply.message == "unauthorized"
             assert c.at_eof()
             c.close()
-        c = Conn.tcp(port)
+        c = tcp(port)
         c.send(FillRequest(id=1, prefix="x = ", suffix="\n", budgets=[4]))  # no hello first
         assert isinstance(c.recv(), ErrorReply) and c.at_eof()
         c.close()
-        c = Conn.tcp(port)
+        c = tcp(port)
         assert isinstance(c.hello("s3cret-token"), Ready)
         c.send(FillRequest(id=2, prefix="x = ", suffix="\n", budgets=[4]))
         assert isinstance(c.recv(), FillResult)
@@ -156,10 +162,10 @@ def test_tcp_without_a_token_configured_does_not_start(monkeypatch: pytest.Monke
 
 def test_a_bad_frame_drops_that_connection_and_the_daemon_serves_on(daemon: subprocess.Popen[bytes]) -> None:
     sock = default_socket()
-    other = Conn.unix(sock)
+    other = unix(sock)
     assert isinstance(other.hello(), Ready)
     for body in (b"\xc1 not msgpack", b"\x81\xa1v\x07"):  # garbage; a map of protocol version 7
-        c = Conn.unix(sock)
+        c = unix(sock)
         assert isinstance(c.hello(), Ready)
         c.sock.sendall(struct.pack(">I", len(body)) + body)
         assert isinstance(c.recv(), ErrorReply)
@@ -173,11 +179,11 @@ def test_a_bad_frame_drops_that_connection_and_the_daemon_serves_on(daemon: subp
 
 def test_a_short_fill_joins_a_long_one_and_finishes_first(daemon: subprocess.Popen[bytes]) -> None:
     sock = default_socket()
-    a, b = Conn.unix(sock), Conn.unix(sock)
+    a, b = unix(sock), unix(sock)
     assert isinstance(a.hello(), Ready) and isinstance(b.hello(), Ready)
     long = SamplerSettings(steps=64, refine_rounds=0)
     a.send(FillRequest(id=1, prefix="def f(items):\n    ", suffix="\n", budgets=[64] * 4, sampler=long))
-    time.sleep(0.5)  # well into the long fill's steps
+    until("the long fill to run", lambda: _status(sock).running == 1, every=0.1)  # not a fixed sleep
     b.send(FillRequest(id=2, prefix="x = ", suffix="\n", budgets=[4], sampler=SamplerSettings(steps=2)))
     b.sock.settimeout(120)
     short = b.recv()
@@ -194,17 +200,15 @@ def test_a_short_fill_joins_a_long_one_and_finishes_first(daemon: subprocess.Pop
 
 def test_a_dropped_connection_cancels_its_fills(daemon: subprocess.Popen[bytes]) -> None:
     sock = default_socket()
-    c = Conn.unix(sock)
+    c = unix(sock)
     assert isinstance(c.hello(), Ready)
     slow = SamplerSettings(steps=200, refine_rounds=0)
     for i in range(3):
         c.send(FillRequest(id=i, prefix="def f():\n    ", suffix="\n", budgets=[200] * 4, sampler=slow))
-    time.sleep(0.3)
+    until("the fills to reach the batcher", lambda: _unfinished(sock) == 3, every=0.1)
     c.close()
-    until = time.monotonic() + 30
-    while (st := _status(sock)).running or st.queued:
-        assert time.monotonic() < until, st
-        time.sleep(0.1)
+    until("the dropped fills to leave", lambda: _unfinished(sock) == 0, every=0.1)
+    st = _status(sock)
     assert st.cancelled == 3 and st.served == 0
 
 

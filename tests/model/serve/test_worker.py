@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import struct
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import msgpack
 import pytest
 
+from model.wire.options import worker_command
 from model.wire.protocol import (
     Cancel,
     ErrorReply,
@@ -26,7 +26,7 @@ from model.wire.protocol import (
 
 pytestmark = [pytest.mark.slow]
 
-WORKER = [sys.executable, "-m", "model.serve.worker", "--threads", "1"]
+WORKER = worker_command(threads=1)
 
 
 def _start() -> subprocess.Popen[bytes]:

@@ -1,4 +1,5 @@
-"""`fillgap train` end to end on a tiny corpus: it writes a loadable checkpoint and resumes."""
+"""`fillgap train`: its flags read the options' defaults, and end to end on a tiny corpus it writes
+a loadable checkpoint and resumes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import pytest
 import torch
 
 from model.checkpoint import load_checkpoint
+from model.train.cli import parser
+from model.train.loop import train_config
+from model.train.objective import TrainConfig
+from model.train.options import TrainOptions
 from tests.model.conftest import CODE
 
 TINY = [
@@ -39,8 +44,15 @@ TINY = [
 ]
 
 
+def test_the_flags_are_the_options_with_their_defaults() -> None:
+    assert TrainOptions(**vars(parser().parse_args(["--out", "run"]))) == TrainOptions(out="run")
+    options = TrainOptions(**vars(parser().parse_args(["--out", "run", *TINY])))
+    assert (options.hidden, options.kv_heads, options.steps, options.threads) == (32, 2, 6, 1)
+    assert train_config(options) == TrainConfig(seq_len=32, batch_size=2, steps=6)
+
+
 def _train(data: Path, out: Path, *extra: str) -> None:
-    cmd = [sys.executable, "-m", "model.train.loop", "--data", str(data), "--out", str(out), *TINY, *extra]
+    cmd = [sys.executable, "-m", "model.train.cli", "--data", str(data), "--out", str(out), *TINY, *extra]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
 
 
