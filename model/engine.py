@@ -110,11 +110,3 @@ def load_engine(folder: Path, device: str = "cpu", threads: int | None = None, d
         raise CheckpointError(f"{folder / 'config.json'}: {exc}") from exc
     return ENGINES[ENGINE_OF_FAMILY[family.name]](folder, device, threads, dtype)
 
-
-def __getattr__(name: str) -> object:
-    # The engine's name before it had an interface, while model/serve/worker.py still imports it.
-    if name == "FillEngine":
-        from model.masked_engine import MaskedDiffusionEngine
-
-        return MaskedDiffusionEngine
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -120,6 +120,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="fillgap bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a small run (under a minute here); for CI")
     add_model_arguments(p)  # --model and --device go to the decode part, --threads to the LSP part's worker
+    p.set_defaults(device=None)  # unset: the decode part picks CUDA when it has one
     p.add_argument("--gaps", default=None, help="decode gaps, e.g. 32,64,128,256")
     p.add_argument("--context", type=int, default=None, help="decode prefix and suffix tokens each (default 512)")
     p.add_argument("--repeats", type=int, default=None)

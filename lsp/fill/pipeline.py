@@ -83,7 +83,7 @@ async def fill_gap(
     resample: bool = True,
 ) -> Outcome:
     """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks),
-    `context` other files' definitions the gap's code names (lsp/context.py)."""
+    `context` other files' definitions the gap's code names (lsp/fill/context.py)."""
     prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
     suffix = document[gap.end : gap.end + SUFFIX_CHARS]
     result = await worker.fill(prefix, suffix, gap.budgets, sampler, context=context)

@@ -10,6 +10,7 @@ import cattrs
 from lsp.fill.gaps import Budgets
 from lsp.fill.syntax import LANGUAGES
 from lsp.worker.settings import WORKER_MODES, WorkerSettings
+from model.wire.options import WorkerOptions
 from model.wire.protocol import SamplerSettings
 
 __all__ = ["WORKER_MODES", "Settings", "TypingProfile", "WorkerSettings", "from_options"]
@@ -39,9 +40,9 @@ class TypingProfile:
 
 @dataclass
 class Settings:
-    model: str | None = None  # checkpoint folder; None: the shipped default
-    device: str = "cpu"
-    threads: int = 0  # worker torch threads; 0: torch's default
+    model: str | None = WorkerOptions.model  # checkpoint folder; None: the shipped default
+    device: str = WorkerOptions.device  # the worker's own defaults, declared once in model.wire.options
+    threads: int = WorkerOptions.threads  # worker torch threads; 0: torch's default
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
     debounce_ms: int = 150  # automatic (as-you-type) requests wait this long for a pause

@@ -139,6 +139,7 @@ def _held_out_tokens(tok: CodeTokenizer, need: int) -> list[int]:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="fillgap bench", description=__doc__.splitlines()[0])
     add_model_arguments(p)
+    p.set_defaults(device="cuda" if torch.cuda.is_available() else "cpu")  # a benchmark runs where it is fastest
     p.add_argument("--gaps", default="32,64,128,256")
     p.add_argument("--context", type=int, default=512, help="prefix and suffix tokens each")
     p.add_argument("--repeats", type=int, default=5)

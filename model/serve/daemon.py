@@ -1,7 +1,7 @@
 """`fillgap worker --listen ...`: the worker as a daemon on a Unix socket and/or TCP.
 
 The pattern of `gopls -remote=auto`: the first `fillgap serve` that needs a model starts the daemon
-on the per-user socket for its configuration (`model/endpoint.py`), later servers connect to it,
+on the per-user socket for its configuration (`model/wire/endpoint.py`), later servers connect to it,
 and it exits after `--idle-timeout` seconds with no connection and no work.
 
 Two servers may start a daemon at the same moment. Each daemon first takes an exclusive lock on

@@ -15,7 +15,7 @@ from pathlib import Path
 EXCLUDED_DIRS = {"test", "tests", "idle_test", "__pycache__", "testdata", "vendor"}
 INSTALLED_DIRS = {"site-packages", "dist-packages"}  # left out unless asked for: other licenses
 MAX_FILE_BYTES = 400_000  # generated tables (e.g. unicode data) teach nothing about code
-# The languages the server knows (lsp/syntax.py); `.d.ts` declarations and minified bundles are skipped.
+# The languages the server knows (lsp/fill/syntax.py); `.d.ts` declarations and minified bundles are skipped.
 CODE_SUFFIXES = (".py", ".js", ".mjs", ".ts", ".go", ".rs")
 SKIPPED_NAMES = (".d.ts", ".min.js", "_test.go")
 

@@ -377,9 +377,3 @@ def _save_train_state(out: Path, opt: torch.optim.Optimizer, step: int, elapsed:
     (out / "optimizer.safetensors.tmp").replace(out / "optimizer.safetensors")
     (out / STATE).write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
 
-
-def main(argv: list[str] | None = None) -> int:
-    """`fillgap train` while the CLI table still names this module (it moves to model.train.cli)."""
-    from model.train.cli import main as cli_main  # here, not at the top: cli imports this module
-
-    return cli_main(argv)

@@ -1,4 +1,4 @@
-// VS Code's `fillgap.*` settings -> the server's settings object (lsp/settings.py). The server
+// VS Code's `fillgap.*` settings -> the server's settings object (lsp/fill/settings.py). The server
 // rejects unknown keys, so only its own names go out; editor-side settings (server path) stay here.
 
 /** Reads one setting by its name under `fillgap.` (as vscode.WorkspaceConfiguration.get does). */
