@@ -7,7 +7,6 @@ import os
 import pickle
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from model.wire.endpoint import Address
 from model.wire.options import worker_command
 from model.wire.protocol import ErrorReply, Ready
 from tests.daemons import daemon_pids
+from tests.model.serve.daemon_client import free_port
 from tests.reliability.conftest import QUICK, SOAK, record
 from tests.reliability.rpc import RawServer
 
@@ -42,12 +42,6 @@ def test_the_shared_worker_socket_is_0600_in_a_0700_folder(
     assert daemon_pids(folder)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _hello(port: int, token: str) -> object:
     with Connection.open(Address("tcp", host="127.0.0.1", port=port)) as conn:
         return conn.hello(token)
@@ -57,7 +51,7 @@ def test_tcp_refuses_a_missing_or_wrong_token(tmp_path: Path, serve: Callable[..
     token = secrets.token_hex(16)
     token_file = tmp_path / "token"
     token_file.write_text(token + "\n")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "daemon.log").open("wb")
     command = worker_command(threads=1, listen=(f"tcp://127.0.0.1:{port}",), token_file=str(token_file))
     daemon = subprocess.Popen(command, stdout=log, stderr=log)
