@@ -59,8 +59,8 @@ class FillRequest:
     # than this (scored with each token hidden in turn), the "refine selection" action.
     remask_below: float = 0.0
     # Give up (answer "deadline exceeded") if not done this many ms after the worker got it. 0 is the
-    # wire's "none set" (never give up), not a default anyone means: the server, fill, measure and
-    # eval always send lsp.worker.settings.WorkerSettings.deadline_ms or what settings/flags make it.
+    # wire's "none set" (never give up), not a default anyone means: every sender in lsp/ sends its
+    # one deadline default (WorkerSettings) or what settings and flags make of it.
     deadline_ms: int = 0
     # Other files' text the gap's code names (signatures, imports): placed before the prefix as a
     # file of its own, within a share of the window.
