@@ -21,10 +21,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Family:
+    """How one family's checkpoints are read and prompted. Token fields name tokens by their text,
+    or by role: "eos", "bos", "pad", "null" (the tokenizer's own token of that role)."""
+
     name: str
     config_keys: dict[str, str] = field(default_factory=dict)  # our ModelConfig field -> their key
     defaults: dict[str, Any] = field(default_factory=dict)  # our field values their configs leave implicit
     tensors: tuple[tuple[str, str], ...] = ()  # (our regex, their template), applied in order
+    engine: str = "masked-diffusion"  # which engine in model/engine.py runs it
+    start: str = "eos"  # what marks the start of a file in a window: "bos", "eos" or "none"
+    # The token that pads the unused tail of a gap's length budget: the first of these the vocabulary
+    # has. Candidates are cut at the first filler.
+    filler: tuple[str, ...] = ("null",)
+    never: tuple[str, ...] = ()  # tokens the sampler never chooses, besides the mask (DreamOn's edits)
+    context_tokens: int | None = None  # the context it was trained at (None: the config's)
+    sampler: dict[str, Any] = field(default_factory=dict)  # SamplerSettings a request leaves unset
+    typing: dict[str, Any] = field(default_factory=dict)  # as-you-type: on top of `sampler`
+    # config keys we cannot honour unless they hold one of these values; any other value is refused
+    supported: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 _LLADA_TENSORS = (
@@ -40,11 +54,47 @@ _LLADA_TENSORS = (
     (r"^model\.layers\.(\d+)\.post_attention_layernorm\.weight$", r"model.transformer.blocks.\1.ff_norm.weight"),
 )
 
+# The 7B recipes decode about one token per step in entropy order, or commit every token above
+# 0.9 confidence each step (Fast-dLLM, arXiv:2505.22618); the threshold is the faster of the two.
+_HUB_SAMPLER: dict[str, Any] = {"threshold": 0.9, "refine_rounds": 1}
+_HUB_TYPING: dict[str, Any] = {"refine_rounds": 0, "dual_cache": True}
+_QWEN_FLAGS: dict[str, tuple[Any, ...]] = {"use_sliding_window": (False, None), "rope_scaling": (None,)}
+
 FAMILIES: dict[str, Family] = {
-    "fillgap": Family("fillgap"),
-    "qwen2": Family("qwen2", defaults={"attention_bias": True, "shift_logits": True}),
-    "dream": Family("dream", defaults={"attention_bias": True, "shift_logits": True}),
-    "llama": Family("llama", defaults={"attention_bias": False, "shift_logits": False}),
+    "fillgap": Family("fillgap", typing={"steps": 8, "refine_rounds": 0, "dual_cache": True}),
+    # Open-dCoder: no start marker, EOS pads.
+    "qwen2": Family(
+        "qwen2",
+        defaults={"attention_bias": True, "shift_logits": True},
+        start="none",
+        filler=("eos",),
+        sampler=_HUB_SAMPLER,
+        typing=_HUB_TYPING,
+        supported=_QWEN_FLAGS,
+    ),
+    # Dream, Dream-Coder, DiffuCoder, DreamOn: BOS starts a file; DiffuCoder-Instruct pads with
+    # <|dlm_pad|>, the others with EOS; DreamOn's <|expand|>/<|delete|> resize its canvas, which
+    # our fixed-budget rows do not do.
+    "dream": Family(
+        "dream",
+        defaults={"attention_bias": True, "shift_logits": True},
+        start="bos",
+        filler=("<|dlm_pad|>", "eos"),
+        never=("<|expand|>", "<|delete|>"),
+        context_tokens=2048,
+        sampler=_HUB_SAMPLER,
+        typing=_HUB_TYPING,
+        supported=_QWEN_FLAGS,
+    ),
+    "llama": Family(
+        "llama",
+        defaults={"attention_bias": False, "shift_logits": False},
+        start="bos",
+        filler=("eos",),
+        sampler=_HUB_SAMPLER,
+        typing=_HUB_TYPING,
+        supported={"rope_scaling": (None,)},
+    ),
     "llada": Family(
         "llada",
         config_keys={
@@ -60,6 +110,17 @@ FAMILIES: dict[str, Family] = {
         },
         defaults={"attention_bias": False, "shift_logits": False, "tie_word_embeddings": False},
         tensors=_LLADA_TENSORS,
+        start="bos",
+        filler=("eos",),
+        context_tokens=4096,
+        sampler=_HUB_SAMPLER,
+        typing=_HUB_TYPING,
+        supported={
+            "include_bias": (False,),
+            "attention_layer_norm": (False,),
+            "scale_logits": (False,),
+            "rope_scaling": (None,),
+        },
     ),
 }
 
