@@ -17,6 +17,7 @@ import torch
 from model.attention import backend_name
 from model.checkpoint import load_checkpoint
 from model.engine import EngineInfo, Passes, SharedPass, StopCheck, torch_dtype
+from model.families import family_of
 from model.layout import Layout, Span, context_room, fit_window, joint_layouts, with_context
 from model.sampler import Denoiser, Sample, infill, revise, score_draft
 from model.transformer import DiffusionLM, LayerCache
@@ -90,6 +91,7 @@ class MaskedDiffusionEngine:
         self.device = device
         dt = torch_dtype(dtype, device)
         self.model, self.tok, self.config = load_checkpoint(self.folder, dt)
+        self.family = family_of(self.config)
         self.model.to(device)
         self.limit = context_tokens(self.config)
         self.backend = backend_name(device, dt)
