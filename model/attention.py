@@ -3,28 +3,41 @@
 With flash-attn, padded batches are packed (varlen) so requests of different lengths cost only
 their real tokens; SDPA takes a boolean key mask instead. Both take q (B, H, Tq, D) and k, v
 (B, H_kv, Tk, D) with H a multiple of H_kv (grouped-query attention).
+
+flash-attn can import and still fail when called (a wheel built for another GPU generation or
+CUDA, a head size it lacks): the first failure is logged and SDPA serves the rest of the process.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger("fillgap.worker")
+_failed: list[str] = []  # why flash-attn was given up, once it has been
 
 
 @functools.cache
 def _flash() -> Any | None:
     try:
         import flash_attn
-    except ImportError:
+    except Exception as exc:  # a broken build raises ImportError (undefined symbol), OSError, RuntimeError
+        if not (isinstance(exc, ModuleNotFoundError) and exc.name == "flash_attn"):  # not installed: quiet
+            log.warning("flash-attn does not import (%s); attention runs on torch SDPA", exc)
         return None
     return flash_attn
 
 
+def _flash_usable() -> bool:
+    return not _failed and _flash() is not None
+
+
 def backend_name(device: torch.device | str, dtype: torch.dtype) -> str:
-    if torch.device(device).type == "cuda" and dtype in (torch.float16, torch.bfloat16) and _flash() is not None:
+    if torch.device(device).type == "cuda" and dtype in (torch.float16, torch.bfloat16) and _flash_usable():
         return f"flash-attn {_flash().__version__} (varlen)"
     return f"torch SDPA ({str(dtype).removeprefix('torch.')})"
 
@@ -73,11 +86,23 @@ def flash(
     return pad(out, idx, B, T).transpose(1, 2)
 
 
+def _flash_fits(q: torch.Tensor, k: torch.Tensor, key_padding: torch.Tensor | None) -> bool:
+    """Whether flash-attn can take this call: CUDA, half precision, and for varlen queries and
+    keys padded alike (Tq == Tk)."""
+    same_layout = key_padding is None or q.shape[2] == k.shape[2]
+    return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and same_layout
+
+
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_padding: torch.Tensor | None, causal: bool
 ) -> torch.Tensor:
-    """Attention output (B, H, Tq, D). Varlen flash needs queries and keys padded alike (Tq == Tk)."""
-    same_layout = key_padding is None or q.shape[2] == k.shape[2]
-    if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and same_layout and _flash() is not None:
-        return flash(q, k, v, key_padding, causal)
+    """Attention output (B, H, Tq, D): flash-attn where it fits and works, SDPA otherwise."""
+    if _flash_fits(q, k, key_padding) and _flash_usable():
+        try:
+            return flash(q, k, v, key_padding, causal)
+        except torch.OutOfMemoryError:
+            raise  # SDPA would need more memory, not less
+        except Exception as exc:
+            _failed.append(f"{type(exc).__name__}: {exc}")
+            log.warning("flash-attn failed (%s); attention runs on torch SDPA from now on", _failed[0])
     return sdpa(q, k, v, key_padding, causal)

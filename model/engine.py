@@ -22,13 +22,16 @@ from typing import Protocol, TypeVar
 
 import torch
 
-from model.checkpoint import CheckpointError, read_config
+from model.checkpoint import CheckpointError, LoadProgress, parameter_count, read_config
+from model.devices import check_fits, resolve_device
 from model.families import FAMILIES, UnknownArchitecture, family_of
 from model.wire.protocol import FillRequest, FillResult
 
 T = TypeVar("T")
 StopCheck = Callable[[], bool]
-Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]  # (ids, key_padding) -> logits
+# (ids (B, T), key_padding, (rows, cols) index pairs (N,)) -> (N, V): the logits scoring each
+# pair's token, with the engine's own shift; only those N positions reach the output layer.
+Forward = Callable[[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]], torch.Tensor]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -50,7 +53,8 @@ class EngineInfo:
 @dataclass(frozen=True)
 class SharedPass:
     """The pass a step loop may run for the rows of many fills at once: rows right-padded with
-    `pad_id` to one width and marked in key_padding give each row the logits it would get alone."""
+    `pad_id` to one width and marked in key_padding give each row the logits it would get alone,
+    at the columns each row asks for (packed, so no pass ever scores every position of every row)."""
 
     forward: Forward
     pad_id: int
@@ -59,8 +63,11 @@ class SharedPass:
 class Passes(Protocol):
     """Where a fill's forward passes run when it is batched (model/serve/steploop.py's StepLoop)."""
 
-    def logits(self, ids: torch.Tensor, key_padding: torch.Tensor | None) -> torch.Tensor:
-        """`SharedPass.forward` over these rows, run in the next shared pass."""
+    def logits(
+        self, ids: torch.Tensor, key_padding: torch.Tensor | None, cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`SharedPass.forward` over these rows at `cols` (sorted, shared by the rows; None: every
+        column), run in the next shared pass: (B, len(cols), V), as `DiffusionLM.token_logits`."""
         ...
 
     def solo(self, fn: Callable[[], T]) -> T:
@@ -81,32 +88,66 @@ class Engine(Protocol):
 
 
 def torch_dtype(dtype: str, device: str) -> torch.dtype:
-    """`auto`: bfloat16 on CUDA, float32 elsewhere."""
+    """The one place a dtype name becomes a dtype; `auto`: bfloat16 on CUDA, float32 elsewhere
+    (`device` already resolved: see model/devices.py)."""
     if dtype != "auto":
         return DTYPES[dtype]
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
 
 
-def _masked_diffusion(folder: Path, device: str, threads: int | None, dtype: str) -> Engine:
+class EngineBuilder(Protocol):
+    def __call__(
+        self,
+        folder: Path,
+        device: str,
+        threads: int | None,
+        dtype: str,
+        *,
+        progress: LoadProgress | None = None,
+        context_tokens: int = 0,
+    ) -> Engine: ...
+
+
+def _masked_diffusion(
+    folder: Path,
+    device: str,
+    threads: int | None,
+    dtype: str,
+    *,
+    progress: LoadProgress | None = None,
+    context_tokens: int = 0,
+) -> Engine:
     from model.masked_engine import MaskedDiffusionEngine  # imported here: it imports this module
 
-    return MaskedDiffusionEngine(folder, device, threads, dtype)
+    return MaskedDiffusionEngine(folder, device, threads, dtype, progress=progress, context_tokens=context_tokens)
 
 
-EngineBuilder = Callable[[Path, str, int | None, str], Engine]
 ENGINES: dict[str, EngineBuilder] = {"masked-diffusion": _masked_diffusion}
 # Every family in model/families.py today is a bidirectional transformer denoising masked tokens;
 # DiffusionGemma's family will map to "block-diffusion".
 ENGINE_OF_FAMILY: dict[str, str] = {name: "masked-diffusion" for name in FAMILIES}
 
 
-def load_engine(folder: Path, device: str = "cpu", threads: int | None = None, dtype: str = "auto") -> Engine:
-    """The engine for the checkpoint in `folder`, chosen by its family. `threads`: torch threads
-    (None: torch's default); `dtype`: a DTYPES name or auto (see torch_dtype)."""
+def load_engine(
+    folder: Path,
+    device: str = "auto",
+    threads: int | None = None,
+    dtype: str = "auto",
+    progress: LoadProgress | None = None,
+    context_tokens: int = 0,
+) -> Engine:
+    """The engine for the checkpoint in `folder`, chosen by its family. `device`: auto (CUDA, else
+    MPS, else CPU) or a torch device name; a checkpoint too large for it is refused before any
+    weight is read (model/devices.py). `threads`: torch threads (None: torch's default); `dtype`:
+    a DTYPES name or auto (see torch_dtype); `progress(bytes_done, bytes_total, message)` hears
+    how the weights' read goes; `context_tokens`: the longest window a fill is fitted to (0: the
+    context the model was trained at, model/masked_engine.py window_tokens)."""
     folder = Path(folder)
     try:
         family = family_of(read_config(folder))
     except UnknownArchitecture as exc:
         raise CheckpointError(f"{folder / 'config.json'}: {exc}") from exc
-    return ENGINES[ENGINE_OF_FAMILY[family.name]](folder, device, threads, dtype)
-
+    where = resolve_device(device)
+    check_fits(str(folder), parameter_count(folder), where, torch_dtype(dtype, where), explicit=device != "auto")
+    build = ENGINES[ENGINE_OF_FAMILY[family.name]]
+    return build(folder, where, threads, dtype, progress=progress, context_tokens=context_tokens)

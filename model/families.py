@@ -38,6 +38,7 @@ class Family:
     sampler: dict[str, Any] = field(default_factory=dict)  # SamplerSettings a request leaves unset
     typing: dict[str, Any] = field(default_factory=dict)  # as-you-type: on top of `sampler`
     # config keys we cannot honour unless they hold one of these values; any other value is refused
+    # (a rope dict is judged by its rope_type, a list entry by entry: model/checkpoint.py)
     supported: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
@@ -58,16 +59,28 @@ _LLADA_TENSORS = (
 # 0.9 confidence each step (Fast-dLLM, arXiv:2505.22618); the threshold is the faster of the two.
 _HUB_SAMPLER: dict[str, Any] = {"threshold": 0.9, "refine_rounds": 1}
 _HUB_TYPING: dict[str, Any] = {"refine_rounds": 0, "dual_cache": True}
-_QWEN_FLAGS: dict[str, tuple[Any, ...]] = {"use_sliding_window": (False, None), "rope_scaling": (None,)}
+# What every Qwen2/Llama-style config may say and we still run: plain RoPE ("default" is how
+# transformers 5 writes it), full attention in every layer (Dream's and Qwen2's configs carry
+# use_sliding_window false and a sliding_window size, which is then unused), SiLU.
+_ROPE_FLAGS: dict[str, tuple[Any, ...]] = {"rope_scaling": (None, "default"), "rope_parameters": (None, "default")}
+_QWEN_FLAGS: dict[str, tuple[Any, ...]] = {
+    **_ROPE_FLAGS,
+    "use_sliding_window": (False, None),
+    "layer_types": ("full_attention",),
+    "use_mrope": (False, None),  # DiffuCoder's config carries it: Qwen2-VL's multimodal RoPE, off
+    "hidden_act": ("silu",),
+}
 
 FAMILIES: dict[str, Family] = {
     "fillgap": Family("fillgap", typing={"steps": 8, "refine_rounds": 0, "dual_cache": True}),
-    # Open-dCoder: no start marker, EOS pads.
+    # Open-dCoder: no start marker, EOS pads. Its config keeps Qwen2.5-Coder's 32,768 positions;
+    # it was trained at 4,096 (pengzhangzhi/Open-dLLM configs/pretrain/qwen2_5_coder_500M.yaml).
     "qwen2": Family(
         "qwen2",
         defaults={"attention_bias": True, "shift_logits": True},
         start="none",
         filler=("eos",),
+        context_tokens=4096,
         sampler=_HUB_SAMPLER,
         typing=_HUB_TYPING,
         supported=_QWEN_FLAGS,
@@ -93,7 +106,7 @@ FAMILIES: dict[str, Family] = {
         filler=("eos",),
         sampler=_HUB_SAMPLER,
         typing=_HUB_TYPING,
-        supported={"rope_scaling": (None,)},
+        supported={**_ROPE_FLAGS, "hidden_act": ("silu",), "mlp_bias": (False, None)},
     ),
     "llada": Family(
         "llada",
@@ -116,10 +129,22 @@ FAMILIES: dict[str, Family] = {
         sampler=_HUB_SAMPLER,
         typing=_HUB_TYPING,
         supported={
+            # LLaDA-8B's config.json (OLMo-style) sets these; any other value is a block we do not build.
             "include_bias": (False,),
             "attention_layer_norm": (False,),
             "scale_logits": (False,),
             "rope_scaling": (None,),
+            "rope": (True,),
+            "alibi": (False,),
+            "block_type": ("llama",),
+            "block_group_size": (1,),
+            "activation_type": ("silu",),
+            "layer_norm_type": ("rms",),
+            "layer_norm_with_affine": (True,),
+            "bias_for_layer_norm": (False, None),
+            "input_emb_norm": (False,),
+            "multi_query_attention": (False, None),
+            "clip_qkv": (None,),
         },
     ),
 }

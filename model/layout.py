@@ -5,8 +5,13 @@ the gap and the start of the text after it, giving the text after at least SUFFI
 room when the text before would take it all. A plain fill is one gap between a prefix and a
 suffix (`fit_window`); two kinds of request need more than that.
 
-Context: another file's text (signatures the gap's code names) goes first, ended by EOS as a
-file of its own, within CONTEXT_SHARE of the window; the gap's own prefix and suffix share the rest.
+Files are marked as each family saw documents in training (model/families.py `start`): a prefix
+that starts its file follows the start marker (BOS for Dream and LLaDA, nothing for Open-dCoder,
+EOS for our own checkpoints) and a suffix that ends its file is followed by EOS.
+
+Context: another file's text (signatures the gap's code names) goes first, a file of its own
+marked the same way (our checkpoints: one EOS between files, as their training stream had), within
+CONTEXT_SHARE of the window; the gap's own prefix and suffix share the rest.
 
 Joint fill: several holes in one document are denoised together. Neighbouring holes that fit one
 window together share it, so each sees the others' drafts as they form (what a model that reads
@@ -17,6 +22,7 @@ all rows of one batch, so the whole file is written in one pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 CONTEXT_SHARE = 0.25
 SUFFIX_SHARE = 0.25  # of the room around the holes, when the text before them would take it all
@@ -36,21 +42,33 @@ class Layout:
     spans: list[Span]
 
 
-def with_context(layout: Layout, context: list[int], limit: int, eos: int | None) -> Layout:
-    """The layout with `context` tokens before it, the layout having been fitted to leave them room
-    (see context_room)."""
+Start = int | None | Literal["eos"]  # a start-of-file marker; "eos": the end marker, as ours were trained
+
+
+def _start_id(start: Start, eos: int | None) -> int | None:
+    return eos if start == "eos" else start
+
+
+def context_lead(context: list[int], limit: int, eos: int | None, start: Start = "eos") -> list[int]:
+    """The context file as it goes before a window of `limit` tokens: its beginning, within
+    CONTEXT_SHARE of the window with its markers. A start marker that is not EOS opens it; EOS ends it."""
     if not context:
-        return layout
-    lead = context[: context_room(context, limit)]
-    if eos is not None and (not layout.ids or layout.ids[0] != eos):
-        lead = [*lead, eos]
+        return []
+    first = _start_id(start, eos)
+    head = [first] if first is not None and first != eos else []
+    end = [eos] if eos is not None else []
+    room = max(0, int(limit * CONTEXT_SHARE) - len(head) - len(end))
+    return head + context[:room] + end
+
+
+def with_context(layout: Layout, lead: list[int]) -> Layout:
+    """The layout after the context file `lead` (context_lead), the layout having been fitted to
+    leave it room. Where the window's file starts with the marker that ended the context (ours:
+    EOS), the two are one."""
+    if layout.ids and lead and lead[-1] == layout.ids[0]:
+        lead = lead[:-1]
     shift = len(lead)
     return Layout(lead + layout.ids, [Span(s.start + shift, s.length, s.hole) for s in layout.spans])
-
-
-def context_room(context: list[int], limit: int) -> int:
-    """Tokens of context a window of `limit` gives room to (one more for its EOS)."""
-    return min(len(context), max(0, int(limit * CONTEXT_SHARE) - 1)) if context else 0
 
 
 def fit_around(left: list[int], core: list[int], right: list[int], limit: int) -> tuple[list[int], int]:
@@ -61,15 +79,19 @@ def fit_around(left: list[int], core: list[int], right: list[int], limit: int) -
     return left[len(left) - n_left :] + core + right[:n_right], n_left
 
 
-def _as_file(prefix: list[int], suffix: list[int], eos: int | None) -> tuple[list[int], list[int]]:
-    """A prefix that starts the file (or suffix that ends it) keeps its end-of-text marker, as the
-    model saw files during training: whatever the window cuts off takes the marker with it."""
-    return ([eos, *prefix], [*suffix, eos]) if eos is not None else (prefix, suffix)
+def _as_file(prefix: list[int], suffix: list[int], eos: int | None, start: Start) -> tuple[list[int], list[int]]:
+    """A prefix that starts the file keeps the family's start marker, a suffix that ends it its
+    end-of-text marker, as the model saw files in training: whatever the window cuts off takes
+    its marker with it."""
+    first = _start_id(start, eos)
+    return ([first] if first is not None else []) + prefix, suffix + ([eos] if eos is not None else [])
 
 
-def fit_window(prefix: list[int], suffix: list[int], budget: int, limit: int, eos: int | None) -> Layout:
+def fit_window(
+    prefix: list[int], suffix: list[int], budget: int, limit: int, eos: int | None, start: Start = "eos"
+) -> Layout:
     """One gap of `budget` positions (at most limit - 2) between the prefix's end and the suffix's start."""
-    prefix, suffix = _as_file(prefix, suffix, eos)
+    prefix, suffix = _as_file(prefix, suffix, eos, start)
     budget = min(budget, limit - 2)
     ids, at = fit_around(prefix, [0] * budget, suffix, limit)
     return Layout(ids, [Span(at, budget, 0)])
@@ -99,9 +121,10 @@ def joint_layouts(
     budget: int,
     limit: int,
     eos: int | None,
+    start: Start = "eos",
 ) -> list[Layout]:
     """One layout per group of holes, each hole given `budget` positions."""
-    prefix, suffix = _as_file(prefix, suffix, eos)
+    prefix, suffix = _as_file(prefix, suffix, eos, start)
     budget = max(1, min(budget, limit - 2))
     layouts = []
     for first, last in groups(between, budget, limit):

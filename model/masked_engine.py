@@ -10,25 +10,36 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from model.attention import backend_name
-from model.checkpoint import load_checkpoint
+from model.boundary import strip_edges
+from model.checkpoint import LoadProgress, load_checkpoint
+from model.devices import resolve_device
 from model.engine import EngineInfo, Passes, SharedPass, StopCheck, torch_dtype
-from model.families import family_of
-from model.layout import Layout, Span, context_room, fit_window, joint_layouts, with_context
-from model.sampler import Denoiser, Sample, infill, revise, score_draft
+from model.families import Family, family_of, our_config
+from model.layout import Layout, Span
+from model.sampler import Denoiser, Sample, infill, revise, score_draft, seeded_generator
 from model.transformer import DiffusionLM, LayerCache
+from model.windows import Edges, WindowMaker
 from model.wire.protocol import Candidate, FillRequest, FillResult
+from model.wire.sampling import SamplerSettings, for_request, refuse_unknown_options
 
 log = logging.getLogger("fillgap.worker")
 
 
-def context_tokens(config: dict) -> int:
+def window_tokens(config: dict, family: Family | None = None, override: int = 0) -> int:
+    """The longest window a fill is fitted to: `override` when set (`--context-tokens`), else the
+    context the model was trained at: our training's seq_len, the family's (Dream and DiffuCoder
+    configs say 131,072 but were trained at 2,048), or the config's (LLaDA's max_sequence_length)."""
+    if override > 0:
+        return override
     trained = (config.get("fillgap_training") or {}).get("seq_len")
-    return int(trained or config.get("max_position_embeddings", 512))
+    family_context = family.context_tokens if family is not None else None
+    return int(trained or family_context or our_config(config).get("max_position_embeddings") or 512)
 
 
 class BatchedModel:
@@ -49,8 +60,7 @@ class BatchedModel:
     ) -> torch.Tensor:
         if cache is not None:
             return self._passes.solo(lambda: self._model.token_logits(ids, key_padding, cache=cache, cols=cols))
-        logits = self._passes.logits(ids, key_padding)  # the shared pass scores every column
-        return logits if cols is None else logits[:, cols]
+        return self._passes.logits(ids, key_padding, cols)  # only these columns reach the output layer
 
     def __call__(
         self,
@@ -84,17 +94,25 @@ def _note_truncation(req: FillRequest, n_prefix: int, n_suffix: int, limit: int)
 class MaskedDiffusionEngine:
     """The `Engine` (model/engine.py) of every family that denoises masked tokens bidirectionally."""
 
-    def __init__(self, folder: Path, device: str = "cpu", threads: int | None = None, dtype: str = "auto") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        device: str = "auto",
+        threads: int | None = None,
+        dtype: str = "auto",
+        progress: LoadProgress | None = None,
+        context_tokens: int = 0,
+    ) -> None:
         if threads:
             torch.set_num_threads(threads)
         self.folder = Path(folder)
-        self.device = device
-        dt = torch_dtype(dtype, device)
-        self.model, self.tok, self.config = load_checkpoint(self.folder, dt)
+        self.device = resolve_device(device)  # what `info` reports: the device the weights are on
+        dt = torch_dtype(dtype, self.device)
+        self.model, self.tok, self.config = load_checkpoint(self.folder, dt, self.device, progress)
         self.family = family_of(self.config)
-        self.model.to(device)
-        self.limit = context_tokens(self.config)
-        self.backend = backend_name(device, dt)
+        self.limit = window_tokens(self.config, self.family, context_tokens)
+        self.windows = WindowMaker(self.tok, self.model.config.vocab_size, self.device)
+        self.backend = backend_name(self.device, dt)
 
     @property
     def info(self) -> EngineInfo:
@@ -102,79 +120,93 @@ class MaskedDiffusionEngine:
 
     def shared_pass(self) -> SharedPass:
         pad = self.tok.specials.pad
-        return SharedPass(self.model.token_logits, pad if pad is not None else 0)
+        # The step loop asks for each row's own columns: (rows, cols) pairs, see DiffusionLM.token_logits.
+        return SharedPass(lambda ids, key_padding, at: self.model.token_logits(ids, key_padding, cols=at), pad or 0)
 
     def fill(self, req: FillRequest, stop: StopCheck | None = None, passes: Passes | None = None) -> FillResult:
         """Candidates for the request; `stop` (asked before each step) ends it early with `Stopped`."""
         start = time.perf_counter()
+        req = replace(req, sampler=self._settings(req))  # resolved once: every step below sees these
         model: Denoiser = self.model if passes is None else BatchedModel(self.model, passes)
         sp = self.tok.specials
         prefix, suffix = self.tok.encode(req.prefix), self.tok.encode(req.suffix)
         _note_truncation(req, len(prefix), len(suffix), self.limit)
         if req.draft is not None:
-            return self._revise(model, req, prefix, suffix, start, stop)
-        context = self.tok.encode(req.context) if req.context else []
-        limit = self.limit - (context_room(context, self.limit) + 1 if context else 0)
-        if req.holes:
-            holes, between = [self.tok.encode(h) for h in req.holes], [self.tok.encode(b) for b in req.between]
-            layouts = [
-                lay for b in req.budgets for lay in joint_layouts(prefix, holes, between, suffix, b, limit, sp.eos)
-            ]
-        else:
-            layouts = [fit_window(prefix, suffix, b, limit, sp.eos) for b in req.budgets]
-        layouts = [with_context(lay, context, self.limit, sp.eos) for lay in layouts]
-        ids, gap, key_padding = self._batch(layouts)
-        sample = infill(model, ids, gap, req.sampler, sp, key_padding, stop)
-        return self._result(req.id, sample, layouts, start)
+            return self._revise(model, req, start, stop)
+        windows = self.windows.fill(req, self.limit)  # the gap's edges healed (model/boundary.py)
+        ids, gap, key_padding = self._batch(windows.layouts)
+        sample = infill(model, ids, gap, req.sampler, sp, key_padding, stop, windows.allowed)
+        return self._result(req.id, sample, windows.layouts, start, windows.edges)
+
+    def _settings(self, req: FillRequest) -> SamplerSettings:
+        """The request's settings over the family's (typing profile, then sampler) over the base."""
+        s = for_request(req.sampler, req.profile, self.family.sampler, self.family.typing)
+        refuse_unknown_options(s, (), "masked-diffusion")
+        log.debug("fill %s (%s): %s", req.id, req.profile, s)
+        return s
 
     def _revise(
         self,
         model: Denoiser,
         req: FillRequest,
-        prefix: list[int],
-        suffix: list[int],
         start: float,
         stop: StopCheck | None,
     ) -> FillResult:
         """Re-mask the draft's tokens that overlap req.remask and denoise only those."""
         sp = self.tok.specials
-        enc = self.tok.tok.encode(req.draft or "", add_special_tokens=False)
-        window = fit_window(prefix, suffix, max(1, len(enc.ids)), self.limit, sp.eos)
-        (span,) = window.spans
-        draft = (enc.ids or [sp.mask])[: span.length]
-        window.ids[span.start : span.start + len(draft)] = draft
+        rev = self.windows.revision(req, self.limit)  # the draft with its healed edges (model/windows.py)
+        window, (span,) = rev.window, rev.window.spans
         ids, gap, _ = self._batch([window])
         chosen = torch.zeros_like(gap)
-        for j, (a, b) in enumerate(enc.offsets[: span.length]):
-            if any(a < end and b > begin for begin, end in req.remask) or not enc.ids:
-                chosen[0, span.start + j] = True
-        confidence = torch.where(gap, 1.0, 0.0).to(self.device)
-        if req.remask_below > 0 and not req.remask and enc.ids:
+        marked = [
+            span.start + j
+            for j, (a, b) in enumerate(rev.offsets)
+            if any(a < end and b > begin for begin, end in req.remask) or rev.remask_all
+        ]
+        chosen[0, marked] = True  # one write on the device, not one per token
+        confidence = torch.where(gap, 1.0, 0.0)
+        if req.remask_below > 0 and not req.remask and not rev.remask_all:
             likely = score_draft(model, ids, gap, sp)
             chosen = gap & (likely < req.remask_below)
             confidence = torch.where(gap, likely, confidence)
-        passes = revise(model, ids, chosen, confidence, req.sampler, sp, stop=stop) if chosen.any() else 0
+        gen = seeded_generator(req.sampler, ids.device)
+        passes = (
+            revise(model, ids, chosen, confidence, req.sampler, sp, gen=gen, stop=stop, allowed=rev.allowed)
+            if chosen.any()
+            else 0
+        )
         sample = Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=int(chosen.sum()))
-        return self._result(req.id, sample, [window], start)
+        return self._result(req.id, sample, [window], start, [rev.edges])
 
     def _batch(self, layouts: list[Layout]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(ids, gap, key_padding) of the right-padded rows, made on the model's device: rows are
+        laid out in host lists and each tensor crosses to the device in one copy."""
         sp = self.tok.specials
+        pad = sp.pad if sp.pad is not None else 0
         width = max(len(lay.ids) for lay in layouts)
-        ids = torch.full((len(layouts), width), sp.pad if sp.pad is not None else 0, dtype=torch.long)
-        real = torch.zeros(ids.shape, dtype=torch.bool)
-        gap = torch.zeros(ids.shape, dtype=torch.bool)
-        for row, lay in enumerate(layouts):
-            ids[row, : len(lay.ids)] = torch.tensor(lay.ids)
-            real[row, : len(lay.ids)] = True
+        rows = [lay.ids + [pad] * (width - len(lay.ids)) for lay in layouts]
+        real = [[i < len(lay.ids) for i in range(width)] for lay in layouts]
+        gap = [[False] * width for _ in layouts]
+        for marks, lay in zip(gap, layouts, strict=True):
             for span in lay.spans:
-                gap[row, span.start : span.start + span.length] = True
-        key_padding = None if bool(real.all()) else real.to(self.device)
-        return ids.to(self.device), gap.to(self.device), key_padding
+                for i in range(span.start, span.start + span.length):
+                    marks[i] = True
+        padded = any(len(lay.ids) < width for lay in layouts)
+        key_padding = torch.tensor(real, dtype=torch.bool, device=self.device) if padded else None
+        ids = torch.tensor(rows, dtype=torch.long, device=self.device)
+        return ids, torch.tensor(gap, dtype=torch.bool, device=self.device), key_padding
 
-    def _result(self, req_id: int, sample: Sample, layouts: list[Layout], start: float) -> FillResult:
-        """One candidate per span of every row, best first (per hole, for a joint fill)."""
+    def _result(
+        self, req_id: int, sample: Sample, layouts: list[Layout], start: float, edges: list[Edges]
+    ) -> FillResult:
+        """One candidate per span of every row, best first (per hole, for a joint fill), each without
+        the edges its hole took from the text around it."""
         candidates = [
-            self._candidate(sample.ids[r].cpu(), sample.confidence[r].cpu(), span)
+            strip_edges(
+                self._candidate(sample.ids[r].cpu(), sample.confidence[r].cpu(), span),
+                edges[span.hole].lead,
+                edges[span.hole].trail,
+            )
             for r, lay in enumerate(layouts)
             for span in lay.spans
         ]
@@ -187,10 +219,12 @@ class MaskedDiffusionEngine:
         )
 
     def _candidate(self, ids: torch.Tensor, conf: torch.Tensor, span: Span) -> Candidate:
-        drop = {self.tok.specials.null, self.tok.specials.eos, self.tok.specials.pad, self.tok.specials.mask}
+        """The span's text up to its first filler (the rest pads the budget), no special token in it."""
+        sp = self.tok.specials
         toks = ids[span.start : span.start + span.length].tolist()
         span_conf = conf[span.start : span.start + span.length].tolist()
-        kept = [(t, c) for t, c in zip(toks, span_conf, strict=True) if t not in drop]
+        end = toks.index(sp.filler) if sp.filler in toks else len(toks)
+        kept = [(t, c) for t, c in zip(toks[:end], span_conf[:end], strict=True) if t not in sp.drop]
         tokens = [t for t, _ in kept]
         confs = [round(c, 4) for _, c in kept]
         mean = sum(span_conf) / max(len(span_conf), 1)

@@ -27,6 +27,8 @@ from model.tokenizer import SpecialIds
 from model.transformer import LayerCache, ModelConfig
 from model.wire.protocol import SamplerSettings
 
+# (row, column, a boolean mask over the vocabulary): only the tokens it marks may fill that position
+Allowed = list[tuple[int, int, torch.Tensor]]
 NULL_PENALTY = 1e3  # larger than any spread of commit scores
 
 
@@ -78,12 +80,13 @@ def choose(
     gen: torch.Generator | None,
     specials: SpecialIds,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(token, its probability, commit score) at every position; the mask token is never chosen.
+    """(token, its probability, commit score) at every position; the `never` ids (the mask among
+    them) are never chosen.
 
-    A position whose choice is the null token scores below every other, so a gap's content is
-    committed before its padding: otherwise confident nulls fill a gap first and leave it empty."""
+    A position whose choice is the filler token scores below every other, so a gap's content is
+    committed before its padding: otherwise confident fillers fill a gap first and leave it empty."""
     logits = logits.float()
-    logits[..., specials.mask] = float("-inf")
+    logits[..., torch.tensor(specials.never, dtype=torch.long, device=logits.device)] = float("-inf")
     probs = torch.softmax(logits, dim=-1)
     if s.temperature > 0:
         sampling = _top_p(torch.softmax(logits / s.temperature, dim=-1), s.top_p)
@@ -97,11 +100,11 @@ def choose(
     elif s.order == "entropy":
         score = (probs * probs.clamp_min(1e-12).log()).sum(-1)  # negative entropy: higher is surer
     elif s.order == "random":
-        score = torch.rand(conf.shape, generator=gen)
+        score = torch.rand(conf.shape, generator=gen, device=conf.device)
     else:
         score = conf
-    if specials.null is not None:
-        score = torch.where(tokens == specials.null, score - NULL_PENALTY, score)
+    if specials.filler is not None:
+        score = torch.where(tokens == specials.filler, score - NULL_PENALTY, score)
     return tokens, conf, score
 
 
@@ -136,6 +139,7 @@ class _Scorer:
         s: SamplerSettings,
         specials: SpecialIds,
         gen: torch.Generator | None,
+        allowed: Allowed | None = None,
     ) -> None:
         self.model, self.ids, self.key_padding, self.s, self.specials, self.gen = (
             model,
@@ -150,26 +154,31 @@ class _Scorer:
         src = (cols - 1).clamp(min=0) if model.config.shift_logits else cols
         self.need = torch.unique(torch.cat([cols, src]))  # sorted: the columns each cached pass runs
         self.cols, self.src_at = cols, torch.searchsorted(self.need, src)
+        at = {c: i for i, c in enumerate(cols.tolist())} if allowed else {}
+        self.allowed = [(row, at[col], mask) for row, col, mask in allowed or () if col in at]
 
     def __call__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Only the columns being decoded go through the output layer; the rest come back zero."""
         if self.cache is None:
-            part = choose(self.model.token_logits(self.ids, self.key_padding, cols=self.cols), *self._how())
+            part = self._choose(self.model.token_logits(self.ids, self.key_padding, cols=self.cols))
         elif self.cache[0].k is None:  # the first pass runs everything and fills the cache
             logits = self.model.token_logits(self.ids, self.key_padding, cache=self.cache, cols=self.cols)
             for layer in self.cache:
                 layer.positions = self.need
-            part = choose(logits, *self._how())
+            part = self._choose(logits)
         else:
             raw = self.model(self.ids[:, self.need], self.key_padding, cache=self.cache, positions=self.need)
-            part = choose(raw[:, self.src_at], *self._how())
+            part = self._choose(raw[:, self.src_at])
         full = [torch.zeros(self.ids.shape, dtype=t.dtype, device=t.device) for t in part]
         for whole, piece in zip(full, part, strict=True):
             whole[:, self.cols] = piece
         return full[0], full[1], full[2]
 
-    def _how(self) -> tuple[SamplerSettings, torch.Generator | None, SpecialIds]:
-        return self.s, self.gen, self.specials
+    def _choose(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`choose` over logits (B, len(cols), V), the allowed tokens alone left where some are named."""
+        for row, i, mask in self.allowed:
+            logits[row, i] = logits[row, i].masked_fill(~mask.to(logits.device), float("-inf"))
+        return choose(logits, self.s, self.gen, self.specials)
 
 
 @torch.no_grad()
@@ -184,6 +193,7 @@ def denoise(
     specials: SpecialIds,
     gen: torch.Generator | None,
     stop: StopCheck | None = None,
+    allowed: Allowed | None = None,
 ) -> int:
     """Unmask every `masked` position of ids in place; returns the forward passes it took.
 
@@ -192,7 +202,7 @@ def denoise(
     """
     masked = masked.clone()
     passes = 0
-    scorer = _Scorer(model, ids, masked, key_padding, s, specials, gen)
+    scorer = _Scorer(model, ids, masked, key_padding, s, specials, gen, allowed)
     while masked.any():
         if stop is not None and stop():
             raise Stopped
@@ -232,10 +242,12 @@ def revise(
     key_padding: torch.Tensor | None = None,
     gen: torch.Generator | None = None,
     stop: StopCheck | None = None,
+    allowed: Allowed | None = None,
 ) -> int:
     """Re-mask `positions` of committed ids and denoise them again in place; returns forward passes."""
     ids[positions] = specials.mask
-    return denoise(model, ids, positions, confidence, key_padding, max(1, s.steps // 2), s, specials, gen, stop)
+    steps = max(1, s.steps // 2)
+    return denoise(model, ids, positions, confidence, key_padding, steps, s, specials, gen, stop, allowed)
 
 
 @torch.no_grad()
@@ -263,6 +275,12 @@ def score_draft(
     return probs
 
 
+def seeded_generator(s: SamplerSettings, device: torch.device) -> torch.Generator:
+    """The fill's random source, on the device its tensors live on: `multinomial` and `rand` refuse
+    a generator of another device. Seeded alike, a CPU generator draws what torch.Generator() drew."""
+    return torch.Generator(device=device).manual_seed(s.seed)
+
+
 @torch.no_grad()
 def infill(
     model: Denoiser,
@@ -272,17 +290,19 @@ def infill(
     specials: SpecialIds,
     key_padding: torch.Tensor | None = None,
     stop: StopCheck | None = None,
+    allowed: Allowed | None = None,
 ) -> Sample:
     """Fill every `gap` position of ids (B, T); positions outside the gap are never changed.
-    `stop` is asked before every step (a cancelled request stops at the next step boundary)."""
-    gen = torch.Generator().manual_seed(s.seed)
+    `stop` is asked before every step (a cancelled request stops at the next step boundary).
+    `allowed` holds positions only some tokens may fill (a healed gap's first, model/boundary.py)."""
+    gen = seeded_generator(s, ids.device)
     ids = ids.clone()
     ids[gap] = specials.mask
-    confidence = torch.zeros(ids.shape, dtype=torch.float32)
+    confidence = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
     parts = blocks(gap, s.block)
     per_block = max(1, s.steps // len(parts))
     passes = sum(
-        denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen, stop) for part in parts
+        denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen, stop, allowed) for part in parts
     )
     refined = 0
     for _ in range(s.refine_rounds):
@@ -290,5 +310,5 @@ def infill(
         if not targets.any():
             break
         refined += int(targets.sum())
-        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen, stop)
+        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen, stop, allowed)
     return Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=refined)

@@ -1,23 +1,35 @@
-"""Byte-level BPE tokenizer for code, trained with `tokenizers`.
+"""The tokenizer the engine encodes and decodes with: ours, or a hub checkpoint's.
 
-Newlines and leading indentation are split into their own pieces before BPE, so a gap that
-starts after a line's indentation or ends at a newline tokenizes the same way in training and
-in use: the prefix and suffix never share a BPE piece with the gap.
+Ours is byte-level BPE trained with `tokenizers`. Newlines and leading indentation are split into
+their own pieces before BPE, so a gap that starts after a line's indentation or ends at a newline
+tokenizes the same way in training and in use: the prefix and suffix never share a BPE piece with
+the gap. A hub checkpoint's comes from its folder's files (model/hub_tokenizer.py), its special ids
+from its configs and family (model/special_tokens.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-MASK = "<|mask|>"
-NULL = "<|null|>"  # fills the unused tail of a gap's length budget; trimmed from outputs
-EOS = "<|endoftext|>"
-PAD = "<|pad|>"
+from model.families import FAMILIES, Family
+from model.hub_tokenizer import build_tokenizer
+from model.special_tokens import EOS, MASK, NULL, PAD, Declarations, SpecialIds, special_ids
+
 SPECIAL_TOKENS = [PAD, EOS, MASK, NULL]
+__all__ = [
+    "EOS",
+    "MASK",
+    "NULL",
+    "PAD",
+    "SPECIAL_TOKENS",
+    "CodeTokenizer",
+    "SpecialIds",
+    "load_tokenizer",
+    "train_tokenizer",
+]
 
 
 def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
@@ -44,16 +56,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     return tok
 
 
-@dataclass(frozen=True)
-class SpecialIds:
-    """Ids of the tokens the sampler treats specially, read from the tokenizer or config."""
-
-    mask: int
-    null: int | None
-    eos: int | None
-    pad: int | None
-
-
 class CodeTokenizer:
     """Thin wrapper: encode without special-token handling, decode without cleanup."""
 
@@ -62,9 +64,10 @@ class CodeTokenizer:
         self.specials = specials
 
     @classmethod
-    def from_file(cls, path: Path, config: dict | None = None) -> CodeTokenizer:
+    def from_file(cls, path: Path, config: dict | None = None, family: Family | None = None) -> CodeTokenizer:
+        """A tokenizer.json alone: special ids from `config` and the names we know (our own rules by default)."""
         tok = Tokenizer.from_file(str(path))
-        return cls(tok, _special_ids(tok, config or {}))
+        return cls(tok, special_ids(tok, Declarations.of_config(config or {}), family or FAMILIES["fillgap"]))
 
     @property
     def vocab_size(self) -> int:
@@ -84,22 +87,9 @@ class CodeTokenizer:
         return [self.decode([i]) for i in ids]
 
 
-def _special_ids(tok: Tokenizer, config: dict) -> SpecialIds:
-    def pick(key: str, names: tuple[str, ...]) -> int | None:
-        if config.get(key) is not None:
-            return int(config[key])
-        for name in names:
-            tid = tok.token_to_id(name)
-            if tid is not None:
-                return tid
-        return None
-
-    mask = pick("mask_token_id", (MASK, "<|mdm_mask|>", "<|MASK|>", "<mask>"))
-    if mask is None:
-        raise ValueError("tokenizer has no mask token and config.json names no mask_token_id")
-    return SpecialIds(
-        mask=mask,
-        null=pick("null_token_id", (NULL,)),
-        eos=pick("eos_token_id", (EOS, "</s>")),
-        pad=pick("pad_token_id", (PAD, "<pad>")),
-    )
+def load_tokenizer(folder: Path, config: dict, family: Family) -> CodeTokenizer:
+    """A checkpoint folder's tokenizer (tokenizer.json, or the slow Qwen2 files) and its special ids,
+    declared by `config` (config.json with our field names) and the folder's tokenizer files."""
+    folder = Path(folder)
+    tok = build_tokenizer(folder)
+    return CodeTokenizer(tok, special_ids(tok, Declarations.read(folder, config), family))

@@ -60,7 +60,8 @@ class RMSNorm(nn.Module):
 
 def rope_tables(cfg: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin of shape (T, head_dim) for the given positions, half-split layout as in HF."""
-    inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, dtype=torch.float32) / cfg.head_dim))
+    steps = torch.arange(0, cfg.head_dim, 2, dtype=torch.float32, device=positions.device)
+    inv = 1.0 / (cfg.rope_theta ** (steps / cfg.head_dim))
     angles = positions.float()[:, None] * inv[None, :]
     emb = torch.cat([angles, angles], dim=-1)
     return emb.cos(), emb.sin()
@@ -172,6 +173,11 @@ class Backbone(nn.Module):
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
 
+# The columns whose logits a pass returns: (H,) the same columns of every row, giving (B, H, V);
+# or a (rows, cols) pair of (N,) indices, giving (N, V): each row its own columns, packed.
+Columns = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
 class DiffusionLM(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -201,13 +207,13 @@ class DiffusionLM(nn.Module):
         causal: bool = False,
         cache: list[LayerCache] | None = None,
         positions: torch.Tensor | None = None,
-        heads: torch.Tensor | None = None,
+        heads: Columns | None = None,
     ) -> torch.Tensor:
         """Logits (B, T, V) for token ids (B, T); key_padding (B, T_keys) is True where a key is real.
 
         `positions` (T,) are the tokens' places in the sequence (default 0..T-1); with a cache
-        they say where the new tokens sit. `heads` (H,) limits the output layer to those columns
-        (B, H, V): with a vocabulary of thousands it is a large share of a small model's pass. The
+        they say where the new tokens sit. `heads` (Columns) limits the output layer to those columns:
+        with a vocabulary of thousands it is a large share of a small model's pass. The
         raw logits are returned: with shift_logits, the logits at i predict token i+1 (see
         `token_logits`).
         """
@@ -219,7 +225,9 @@ class DiffusionLM(nn.Module):
         x = self.model.embed_tokens(ids)
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, key_padding, causal, None if cache is None else cache[i])
-        if heads is not None:
+        if isinstance(heads, tuple):
+            x = x[heads]
+        elif heads is not None:
             x = x[:, heads]
         return self.lm_head(self.model.norm(x))
 
@@ -228,17 +236,23 @@ class DiffusionLM(nn.Module):
         ids: torch.Tensor,
         key_padding: torch.Tensor | None = None,
         cache: list[LayerCache] | None = None,
-        cols: torch.Tensor | None = None,
+        cols: Columns | None = None,
     ) -> torch.Tensor:
         """Logits whose position i scores token i, over the full (bidirectional) sequence; with
-        `cols` (sorted column indices), only at those columns: (B, len(cols), V)."""
+        `cols` (sorted column indices, or per-row (rows, cols) pairs: see Columns), only there."""
+        if isinstance(cols, tuple):
+            rows, at = cols
+            return self(ids, key_padding, cache=cache, heads=(rows, self._sources(at)))
         if cols is not None:
-            src = (cols - 1).clamp(min=0) if self.config.shift_logits else cols
-            return self(ids, key_padding, cache=cache, heads=src)
+            return self(ids, key_padding, cache=cache, heads=self._sources(cols))
         logits = self(ids, key_padding, cache=cache)
         if self.config.shift_logits:  # the first position has no left neighbour; reuse its own
             logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
         return logits
+
+    def _sources(self, cols: torch.Tensor) -> torch.Tensor:
+        """The hidden states that score `cols`: with shift_logits, each column's left neighbour."""
+        return (cols - 1).clamp(min=0) if self.config.shift_logits else cols
 
     def new_cache(self) -> list[LayerCache]:
         return [LayerCache() for _ in self.model.layers]

@@ -1,5 +1,6 @@
 """The flags `fillgap fill` and `fillgap measure` share: which model, how to sample, how long a fill
-may take, and the private worker they make of them."""
+may take, and the private worker they make of them. A sampler flag not given is not sent: the
+worker uses the checkpoint family's default for it."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ import argparse
 
 from lsp.worker.client import WorkerClient
 from lsp.worker.settings import add_deadline_argument
-from model.wire.options import add_model_arguments, worker_command
+from model.wire.options import add_model_arguments, start_timeout_s, worker_command
 from model.wire.protocol import SamplerSettings
+from model.wire.sampling import SAMPLER_DEFAULTS
+
+_UNSET = "default: the model family's (base {})"
 
 
 def add_fill_arguments(p: argparse.ArgumentParser) -> None:
-    d = SamplerSettings()
+    d = SAMPLER_DEFAULTS
     add_model_arguments(p)
-    p.add_argument("--steps", type=int, default=d.steps, help="parallel unmasking steps")
-    p.add_argument("--refine-rounds", type=int, default=d.refine_rounds)
-    p.add_argument("--tau", type=float, default=d.tau, help="re-mask tokens under this confidence")
-    p.add_argument("--dual-cache", action="store_true", help="reuse context keys/values between steps")
+    p.add_argument("--steps", type=int, default=None, help="parallel unmasking steps; " + _UNSET.format(d["steps"]))
+    p.add_argument("--refine-rounds", type=int, default=None, help=_UNSET.format(d["refine_rounds"]))
+    p.add_argument(
+        "--tau", type=float, default=None, help="re-mask tokens under this confidence; " + _UNSET.format(d["tau"])
+    )
+    p.add_argument(
+        "--dual-cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reuse context keys/values between steps; " + _UNSET.format("off"),
+    )
     add_deadline_argument(p)
 
 
@@ -28,4 +39,4 @@ def sampler(ns: argparse.Namespace) -> SamplerSettings:
 def private_worker(ns: argparse.Namespace) -> WorkerClient:
     """A worker of this command's own (a child process), started at the first fill."""
     command = worker_command(model=ns.model, device=ns.device, threads=ns.threads)
-    return WorkerClient(command, deadline_ms=ns.deadline_ms)
+    return WorkerClient(command, start_timeout_s(ns.model), deadline_ms=ns.deadline_ms)

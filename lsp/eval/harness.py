@@ -24,7 +24,7 @@ from lsp.fill.gaps import DEFAULT_BUDGETS, Budgets, find_gap
 from lsp.fill.pipeline import fill_gap
 from lsp.worker.client import WorkerClient
 from lsp.worker.settings import WorkerSettings
-from model.wire.options import WorkerOptions, worker_command
+from model.wire.options import WorkerOptions, start_timeout_s, worker_command
 from model.wire.protocol import SamplerSettings
 from model.wire.stats import percentile
 
@@ -49,7 +49,7 @@ class EvalConfig:
 
 
 def presets() -> dict[str, EvalConfig]:
-    s = SamplerSettings()
+    s = SamplerSettings()  # unset: what a user of the checkpoint gets (its family's defaults)
     return {
         "default": EvalConfig("default", s),
         "no-refine": EvalConfig("no-refine", replace(s, refine_rounds=0)),
@@ -160,7 +160,8 @@ async def _fill_over_lsp(client: FillgapClient, task: Task) -> str | None:
 
 @asynccontextmanager
 async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncIterator[FillFn]:
-    worker = WorkerClient(worker_command(choice.options), deadline_ms=choice.deadline_ms)
+    options = choice.options
+    worker = WorkerClient(worker_command(options), start_timeout_s(options.model), deadline_ms=choice.deadline_ms)
     try:
 
         async def fill(task: Task) -> str | None:

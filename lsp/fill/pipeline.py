@@ -21,6 +21,7 @@ from lsp.fill.postprocess import clean, error_ranges, longest_parsing_prefix, pa
 from lsp.fill.syntax import error_nodes, parse
 from lsp.worker.client import WorkerClient
 from model.wire.protocol import Candidate, SamplerSettings
+from model.wire.sampling import SAMPLER_DEFAULTS
 
 log = logging.getLogger("fillgap.fill")
 
@@ -30,6 +31,12 @@ SUFFIX_CHARS = 3000
 REPAIR_ROUNDS = 2
 RESAMPLE_TEMPERATURE = 0.8
 RESAMPLES = 2  # sampled candidates per length budget (with the dual cache, to keep the second try cheap)
+
+
+def tau_of(sampler: SamplerSettings) -> float:
+    """The confidence under which a token is a doubt: the user's tau, else the base default. (No
+    family sets its own tau; the worker re-masks under the same one when refining.)"""
+    return float(sampler.tau if sampler.tau is not None else SAMPLER_DEFAULTS["tau"])
 
 
 @dataclass(frozen=True)
@@ -81,35 +88,39 @@ async def fill_gap(
     tree: ts.Tree | None = None,
     context: str = "",
     resample: bool = True,
+    profile: str = "full",
 ) -> Outcome:
     """Fill one gap; `tree` is the document's tree when the caller keeps one (for incremental checks),
-    `context` other files' definitions the gap's code names (lsp/fill/context.py)."""
+    `context` other files' definitions the gap's code names (lsp/fill/context.py), `profile` the
+    worker's ("typing": the family's as-you-type settings fill in what `sampler` leaves unset)."""
     prefix = document[max(0, gap.start - PREFIX_CHARS) : gap.start]
     suffix = document[gap.end : gap.end + SUFFIX_CHARS]
-    result = await worker.fill(prefix, suffix, gap.budgets, sampler, context=context)
+    tau = tau_of(sampler)
+    result = await worker.fill(prefix, suffix, gap.budgets, sampler, context=context, profile=profile)
     raw = result.candidates[0].text if result.candidates else ""
     cleaned = [(t, c) for c in result.candidates if (t := clean(c.text, gap, suffix))]
-    whole = _first_parsing(language_id, document, gap, cleaned, sampler.tau, tree)
+    whole = _first_parsing(language_id, document, gap, cleaned, tau, tree)
     if whole is not None:
         return Outcome(whole, raw, "whole")
     if cleaned:
-        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, cleaned[0][0], sampler, context)
+        draft = cleaned[0][0]
+        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, draft, sampler, context, profile)
         if repaired is not None:
             return Outcome(repaired, raw, "repaired")
     more: list[tuple[str, Candidate]] = []
     if resample:
-        resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=sampler.seed + 1, dual_cache=True)
-        again = await worker.fill(prefix, suffix, list(gap.budgets) * RESAMPLES, resampler, context=context)
+        seed = (sampler.seed if sampler.seed is not None else SAMPLER_DEFAULTS["seed"]) + 1
+        resampler = replace(sampler, temperature=RESAMPLE_TEMPERATURE, seed=seed, dual_cache=True)
+        budgets = list(gap.budgets) * RESAMPLES
+        again = await worker.fill(prefix, suffix, budgets, resampler, context=context, profile=profile)
         more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
-        whole = _first_parsing(language_id, document, gap, more, sampler.tau, tree)
+        whole = _first_parsing(language_id, document, gap, more, tau, tree)
         if whole is not None:
             return Outcome(whole, raw, "resampled")
     for text, cand in cleaned + more:
         cut = longest_parsing_prefix(language_id, document, gap, text)
         if cut:
-            return Outcome(
-                Suggestion(gap, cut, cand.mean_confidence, doubtful_spans(cut, cand, sampler.tau)), raw, "cut"
-            )
+            return Outcome(Suggestion(gap, cut, cand.mean_confidence, doubtful_spans(cut, cand, tau)), raw, "cut")
     log.info("no candidate of %d parses for a %s gap", len(cleaned) + len(more), gap.kind)
     return Outcome(None, raw, "none")
 
@@ -140,19 +151,22 @@ async def _repair(
     text: str,
     sampler: SamplerSettings,
     context: str = "",
+    profile: str = "full",
 ) -> Suggestion | None:
     """Re-mask the tokens under the draft's syntax errors and let the model rewrite just those."""
     for _ in range(REPAIR_ROUNDS):
         ranges = error_ranges(language_id, document, gap, text)
         if not ranges:
             return None
-        revised = await worker.fill(prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges, context=context)
+        revised = await worker.fill(
+            prefix, suffix, gap.budgets, sampler, draft=text, remask=ranges, context=context, profile=profile
+        )
         if not revised.candidates:
             return None
         best = revised.candidates[0]
         text = clean(best.text, gap, suffix)
         if parses(language_id, document, gap, text):
-            return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
+            return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, tau_of(sampler)))
     return None
 
 
@@ -174,7 +188,7 @@ async def refine_span(
         return repaired if repaired is not None and repaired.text != draft else None
     if not text or text == draft:
         return None
-    return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, sampler.tau))
+    return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, tau_of(sampler)))
 
 
 async def fill_in_turn(
@@ -213,7 +227,7 @@ async def fill_jointly(
     for i, gap in enumerate(gaps):
         suffix = document[gap.end : gap.end + SUFFIX_CHARS]
         mine = [(t, c) for c in result.candidates if c.hole == i and (t := clean(c.text, gap, suffix))]
-        suggestion = _first_parsing(language_id, document, gap, mine, sampler.tau)
+        suggestion = _first_parsing(language_id, document, gap, mine, tau_of(sampler))
         if suggestion is None:
             suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
         if suggestion is not None:

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cattrs
+from cattrs.v import format_exception
 
 from lsp.fill.gaps import Budgets
 from lsp.fill.syntax import LANGUAGES
 from lsp.worker.settings import WORKER_MODES, WorkerSettings
 from model.wire.options import WorkerOptions
 from model.wire.protocol import SamplerSettings
+from model.wire.sampling import check as check_sampler
 
 __all__ = ["WORKER_MODES", "Settings", "TypingProfile", "WorkerSettings", "from_options"]
 
@@ -19,22 +21,27 @@ __all__ = ["WORKER_MODES", "Settings", "TypingProfile", "WorkerSettings", "from_
 @dataclass
 class TypingProfile:
     """How as-you-type (Automatic) requests are filled: latency first. An Invoked request, a code
-    action or a command gets the full `sampler` and `budgets`. Measured on the shipped model
-    (1 thread, 30 held-out bodies, machine under load): p50 3.1 s with the full profile (30
-    offered), 0.22 s with this one (23 offered)."""
+    action or a command gets the full `sampler` and `budgets`. Its requests go as profile "typing":
+    what is unset here comes from the checkpoint family's typing profile (model/families.py; the
+    shipped model's: 8 steps, no refinement, the dual cache). Measured on the shipped model (1
+    thread, 30 held-out bodies, machine under load): p50 3.1 s with the full profile (30 offered),
+    0.22 s with its typing profile (23 offered)."""
 
     enabled: bool = True
-    # 8 steps and no refinement: on 30 held-out bodies 23 offered at p50 219 ms; 6 steps + one
-    # refinement round offered 24 at 226 ms but nothing on short files like tests/editors' bodies.
-    steps: int = 8
-    refine_rounds: int = 0
-    dual_cache: bool = True  # prefix/suffix keys and values computed once per fill, not per step
+    # None: the family's. For the shipped model 8 steps and no refinement: on 30 held-out bodies 23
+    # offered at p50 219 ms; 6 steps + one refinement round offered 24 at 226 ms but nothing on
+    # short files like tests/editors' bodies.
+    steps: int | None = None
+    refine_rounds: int | None = None
+    dual_cache: bool | None = None  # prefix/suffix keys and values computed once per fill, not per step
     # Two lengths, not one: with the cache a second row costs little, and on 30 held-out bodies it
     # offered 27 fills where one length offered 23 (p50 216 vs 222 ms, machine under load).
     budgets: Budgets = field(default_factory=lambda: Budgets(body=(16, 32), lines=(16, 32), line=(8, 16)))
     resample: bool = False  # no second, sampled set of candidates when none parses (it doubles the time)
 
     def sampler(self, base: SamplerSettings) -> SamplerSettings:
+        """The full profile's settings with this profile's three in place of theirs (None: the
+        family's typing value, not the full profile's)."""
         return replace(base, steps=self.steps, refine_rounds=self.refine_rounds, dual_cache=self.dual_cache)
 
 
@@ -43,6 +50,7 @@ class Settings:
     model: str | None = WorkerOptions.model  # checkpoint folder; None: the shipped default
     device: str = WorkerOptions.device  # the worker's own defaults, declared once in model.wire.options
     threads: int = WorkerOptions.threads  # worker torch threads; 0: torch's default
+    # Only what the user set goes to the worker; unset fields are the checkpoint family's defaults.
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     budgets: Budgets = field(default_factory=Budgets)  # candidate gap lengths per kind of gap
     debounce_ms: int = 150  # automatic (as-you-type) requests wait this long for a pause
@@ -60,6 +68,12 @@ class Settings:
         unknown = sorted(set(self.languages or ()) - set(LANGUAGES))
         if unknown:
             raise ValueError(f"languages: no grammar for {unknown}; known: {sorted(LANGUAGES)}")
+        # Refused here, naming the key, rather than by the worker at every fill.
+        for name, settings in (("sampler", self.sampler), ("typing", self.typing.sampler(SamplerSettings()))):
+            try:
+                check_sampler(settings)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from exc
 
     def fills(self, language_id: str) -> bool:
         """Whether documents of this languageId get suggestions."""
@@ -67,6 +81,13 @@ class Settings:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _say(exc: BaseException, kind: type | None) -> str:
+    """cattrs' wording, but a check of our own (a ValueError from __post_init__) says what it found."""
+    if isinstance(exc, ValueError) and kind is None and str(exc):
+        return f"invalid value: {exc}"
+    return format_exception(exc, kind)
 
 
 def from_options(options: Any) -> Settings:
@@ -77,5 +98,6 @@ def from_options(options: Any) -> Settings:
         return _converter.structure(options, Settings)
     except Exception as exc:  # cattrs groups errors in ExceptionGroups
         if isinstance(exc, cattrs.BaseValidationError):
-            raise ValueError(f"invalid initializationOptions: {'; '.join(cattrs.transform_error(exc))}") from exc
+            said = cattrs.transform_error(exc, format_exception=_say)
+            raise ValueError(f"invalid initializationOptions: {'; '.join(said)}") from exc
         raise ValueError(f"invalid initializationOptions: {exc}") from exc

@@ -21,6 +21,7 @@ from lsp.server.rpc_guard import GuardedProtocol
 from lsp.server.trees import DocumentTrees
 from lsp.worker.client import WorkerClient
 from lsp.worker.connectors import connector_for
+from model.wire.options import start_timeout_s
 
 
 class FillgapServer(LanguageServer):
@@ -47,6 +48,7 @@ class FillgapServer(LanguageServer):
         if old is not None and old.key == connector.key:
             old.deadline_ms = w.deadline_ms
             return None
-        self.worker = WorkerClient(connector)
+        # A remote worker is already loaded; a model of ours gets time sized from its checkpoint.
+        self.worker = WorkerClient(connector, start_timeout_s(None if w.address else settings.model))
         self.worker.deadline_ms = w.deadline_ms
         return old

@@ -56,14 +56,15 @@ async def model_fill(
     fast: bool = False,
 ) -> Suggestion | None:
     """Fill the gap, with the definitions it names from the other open documents as context;
-    `fast`: with the typing profile's sampler, and no resampling."""
+    `fast`: with the typing profile (the worker's profile "typing"), and no resampling."""
     context = related_context(language, text, gap.start, gap.end, ls.trees.others(uri, language))
     typing = ls.settings.typing
     sampler = typing.sampler(ls.settings.sampler) if fast else ls.settings.sampler
     resample = typing.resample if fast else True
+    profile = "typing" if fast else "full"
     try:
         worker = await start_worker(ls)
-        return (await fill_gap(worker, language, text, gap, sampler, tree, context, resample)).suggestion
+        return (await fill_gap(worker, language, text, gap, sampler, tree, context, resample, profile)).suggestion
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)
         return None

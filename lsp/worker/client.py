@@ -21,8 +21,9 @@ import itertools
 import logging
 from collections.abc import Sequence
 
-from lsp.worker.connectors import ChildWorker, Connector, Link, WorkerUnavailable, read_message
+from lsp.worker.connectors import ChildWorker, Connector, Link, ProgressFn, WorkerUnavailable, read_message
 from lsp.worker.settings import WorkerSettings
+from model.wire.options import START_TIMEOUT_MIN_S
 from model.wire.protocol import (
     Cancel,
     ErrorReply,
@@ -53,11 +54,13 @@ class WorkerClient:
     def __init__(
         self,
         target: Sequence[str] | Connector,
-        start_timeout: float = 120.0,
+        start_timeout: float = START_TIMEOUT_MIN_S,
         deadline_ms: int = WorkerSettings.deadline_ms,
     ) -> None:
-        """`target`: a connector, or a command line to run as a private child worker. A fill the
-        worker has not finished `deadline_ms` after it got it is given up and its place freed."""
+        """`target`: a connector, or a command line to run as a private child worker. A start may
+        take `start_timeout` s (see `model.wire.options.start_timeout_s`), longer while the worker
+        reports progress. A fill the worker has not finished `deadline_ms` after it got it is given
+        up and its place freed."""
         self.connector: Connector = ChildWorker(target) if isinstance(target, Sequence) else target
         self.start_timeout = start_timeout
         self.deadline_ms = deadline_ms
@@ -79,7 +82,9 @@ class WorkerClient:
     def running(self) -> bool:
         return self._link is not None and self.ready is not None
 
-    async def ensure_started(self) -> Ready:
+    async def ensure_started(self, progress: ProgressFn | None = None) -> Ready:
+        """The worker's `ready`, connecting (and starting it) if needed; `progress` gets the load's
+        progress reports of a start."""
         async with self._lock:
             if self.running and self.ready is not None:
                 return self.ready
@@ -87,7 +92,7 @@ class WorkerClient:
             if loop.time() < self._retry_at:
                 raise WorkerUnavailable(f"worker failed; trying again in {self._retry_at - loop.time():.1f}s")
             try:
-                link = await self.connector.connect(self.start_timeout)
+                link = await self.connector.connect(self.start_timeout, progress)
             except WorkerUnavailable:
                 self._failed()
                 raise
@@ -165,9 +170,12 @@ class WorkerClient:
         context: str = "",
         holes: Sequence[str] = (),
         between: Sequence[str] = (),
+        profile: str = "full",
     ) -> FillResult:
         """Candidates for the gap; with a draft, the draft with its `remask` character ranges rewritten;
-        with holes, for every hole (see FillRequest)."""
+        with holes, for every hole (see FillRequest). `sampler` holds only what the user set; the
+        worker fills in the rest from the checkpoint family's defaults (its typing profile's too,
+        for profile "typing")."""
         req = FillRequest(
             id=next(self._ids),
             prefix=prefix,
@@ -181,6 +189,7 @@ class WorkerClient:
             context=context,
             holes=list(holes),
             between=list(between),
+            profile=profile,
         )
         result = await self._ask(req)
         assert isinstance(result, FillResult)

@@ -1,23 +1,28 @@
 """How a server reaches a worker: a private child, the user's shared daemon, or a remote worker.
 
 Each connector opens a `Link` (frames in, frames out, the worker's `Ready`) and says what worker
-it reaches (`key`), so new settings that reach the same one keep the connection.
+it reaches (`key`), so new settings that reach the same one keep the connection. A start may take
+minutes (a 7B checkpoint): the worker reports `Progress` while it loads, which the connector
+passes on, and each report extends the start's time (`StartClock`).
 
 - `ChildWorker`: `python -m model.serve.worker` as this server's child on stdio; it dies with us.
 - `SharedDaemon`: the per-user daemon for this model and device (`model/wire/endpoint.py`). If nobody
   listens on its socket, start one, detached, and keep trying to connect; when two servers start
   one at once, the daemons settle it with a lock (`model/serve/daemon.py`) and both servers end up on the
-  winner. The daemon outlives us and exits when idle.
+  winner. The daemon outlives us and exits when idle. It listens only once loaded; meanwhile its
+  progress is read from the file beside its socket.
 - `RemoteWorker`: a worker someone else runs (`tcp://HOST:PORT` with a token, or a Unix socket).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +33,7 @@ from model.wire.endpoint import (
     check_own_socket,
     log_path,
     parse_address,
+    progress_path,
     read_token,
     socket_path,
     worker_key,
@@ -37,8 +43,10 @@ from model.wire.protocol import (
     HEADER_SIZE,
     ErrorReply,
     Hello,
+    Progress,
     ProtocolError,
     Ready,
+    VersionMismatch,
     decode_body,
     encode_frame,
     frame_length,
@@ -48,6 +56,11 @@ from model.wire.protocol import (
 ALREADY_RUNNING = 3  # model.serve.daemon's exit status when another daemon serves the socket (not imported: torch)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAM_LIMIT = 2**26  # a fill result may be large; asyncio's 64 KiB default is not
+PROGRESS_STALL_S = 60.0  # a start reporting progress may go on this long past its last report
+HELLO_READY_S = 30.0  # a listening worker answers hello at once: it listens only once loaded
+
+ProgressFn = Callable[[Progress], None]
+log = logging.getLogger("fillgap.worker_client")
 
 
 class WorkerUnavailable(RuntimeError):
@@ -65,9 +78,37 @@ class Connector(Protocol):
     key: tuple[object, ...]
     shares: bool  # closing the server leaves the worker running for others
 
-    async def connect(self, timeout: float) -> Link: ...
+    async def connect(self, timeout: float, progress: ProgressFn | None = None) -> Link:
+        """A link to a ready worker within `timeout` s (extended while it reports progress, each
+        report passed to `progress`); WorkerUnavailable otherwise."""
+        ...
 
     async def stop(self, link: Link) -> None: ...
+
+
+class StartClock:
+    """A start's deadline: `timeout` s from now, and never less than PROGRESS_STALL_S past the last
+    progress report (a load that is moving is not given up)."""
+
+    def __init__(self, timeout: float, progress: ProgressFn | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.started = self._loop.time()
+        self.deadline = self.started + timeout
+        self._progress = progress
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - self._loop.time())
+
+    def waited(self) -> float:
+        return self._loop.time() - self.started
+
+    def heard(self, report: Progress) -> None:
+        self.deadline = max(self.deadline, self._loop.time() + PROGRESS_STALL_S)
+        if self._progress is not None:
+            try:
+                self._progress(report)
+            except Exception:  # showing progress must never fail the start
+                log.exception("progress report failed")
 
 
 async def read_message(reader: asyncio.StreamReader) -> object:
@@ -75,19 +116,27 @@ async def read_message(reader: asyncio.StreamReader) -> object:
     return from_wire(decode_body(await reader.readexactly(frame_length(head))))
 
 
-async def _first_ready(reader: asyncio.StreamReader) -> Ready:
-    first = await read_message(reader)
-    if isinstance(first, ErrorReply):
-        raise WorkerUnavailable(first.message)
-    if not isinstance(first, Ready):
-        raise WorkerUnavailable(f"worker sent {type(first).__name__} before ready")
-    return first
+async def read_ready(reader: asyncio.StreamReader, clock: StartClock) -> Ready:
+    """The worker's `ready`, passing on the progress frames before it; TimeoutError when the clock
+    runs out, WorkerUnavailable when the worker says why it cannot start."""
+    while True:
+        msg = await asyncio.wait_for(read_message(reader), clock.left())
+        if isinstance(msg, Progress):
+            clock.heard(msg)
+        elif isinstance(msg, ErrorReply):
+            raise WorkerUnavailable(msg.message)
+        elif isinstance(msg, Ready):
+            return msg
+        else:
+            raise WorkerUnavailable(f"worker sent {type(msg).__name__} before ready")
 
 
-async def _hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, token: str | None) -> Link:
+async def _hello(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, token: str | None, progress: ProgressFn | None = None
+) -> Link:
     writer.write(encode_frame(Hello(token=token or "")))
     await writer.drain()
-    return Link(reader, writer, await asyncio.wait_for(_first_ready(reader), 30))
+    return Link(reader, writer, await read_ready(reader, StartClock(HELLO_READY_S, progress)))
 
 
 class ChildWorker:
@@ -98,18 +147,20 @@ class ChildWorker:
         self.key: tuple[object, ...] = ("child", *self.command)
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def connect(self, timeout: float) -> Link:
+    async def connect(self, timeout: float, progress: ProgressFn | None = None) -> Link:
         proc = await asyncio.create_subprocess_exec(
             *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=STREAM_LIMIT
         )
         self.proc = proc
         assert proc.stdout is not None and proc.stdin is not None
+        clock = StartClock(timeout, progress)
         try:
-            ready = await asyncio.wait_for(_first_ready(proc.stdout), timeout)
+            ready = await read_ready(proc.stdout, clock)
         except (TimeoutError, asyncio.IncompleteReadError, WorkerUnavailable, ValueError, ProtocolError) as exc:
             if proc.returncode is None:
                 proc.kill()
-            raise WorkerUnavailable(f"worker did not start: {exc}") from exc
+            why = f"not ready after {clock.waited():.0f}s" if isinstance(exc, TimeoutError) else str(exc)
+            raise WorkerUnavailable(f"worker did not start: {why}") from exc
         return Link(proc.stdout, proc.stdin, ready)
 
     async def stop(self, link: Link) -> None:
@@ -140,15 +191,41 @@ class RemoteWorker:
             return await asyncio.open_unix_connection(self.address.path, limit=STREAM_LIMIT)
         return await asyncio.open_connection(self.address.host, self.address.port, limit=STREAM_LIMIT)
 
-    async def connect(self, timeout: float) -> Link:
+    async def connect(self, timeout: float, progress: ProgressFn | None = None) -> Link:
         try:
             reader, writer = await asyncio.wait_for(self.open(), timeout)
-            return await _hello(reader, writer, self.token)
+            return await _hello(reader, writer, self.token, progress)
+        except VersionMismatch as exc:
+            raise WorkerUnavailable(f"the worker at {self.address}: {exc}") from exc
         except (OSError, TimeoutError, asyncio.IncompleteReadError, EndpointError, ValueError, ProtocolError) as exc:
             raise WorkerUnavailable(f"cannot reach the worker at {self.address}: {exc!r}") from exc
 
     async def stop(self, link: Link) -> None:
         link.writer.close()
+
+
+class DaemonProgress:
+    """A loading daemon's progress file (model/serve/daemon.py `ProgressFile`), read when it changes.
+    One left by a daemon that died loading is old: not reported."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+
+    def poll(self) -> Progress | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # each report is a new file (renamed into place)
+        if stamp == self._stamp or time.time() - st.st_mtime > PROGRESS_STALL_S:
+            return None
+        self._stamp = stamp
+        try:
+            msg = from_wire(decode_body(self.path.read_bytes()[HEADER_SIZE:]))
+        except (OSError, ProtocolError):  # replaced as we read, or of another version
+            return None
+        return msg if isinstance(msg, Progress) else None
 
 
 class SharedDaemon(RemoteWorker):
@@ -163,14 +240,16 @@ class SharedDaemon(RemoteWorker):
         # Found when needed, not when settings arrive: the folder is made (and checked) here.
         return socket_path(self.model, self.device)
 
-    async def connect(self, timeout: float) -> Link:
-        """Connect to the daemon, starting it if nobody listens; retry until it is up or timeout."""
+    async def connect(self, timeout: float, progress: ProgressFn | None = None) -> Link:
+        """Connect to the daemon, starting it if nobody listens; retry until it is up or the start's
+        clock runs out (a daemon still loading reports progress through its progress file)."""
         try:
             self.address = Address("unix", path=str(self.sock))
         except (EndpointError, OSError) as exc:
             raise WorkerUnavailable(str(exc)) from exc
         loop = asyncio.get_running_loop()
-        until = loop.time() + timeout
+        clock = StartClock(timeout, progress)
+        loading = DaemonProgress(progress_path(self.sock))
         last: BaseException | None = None
         spawned_at = -1.0
         self.spawned = None  # one started for an earlier connection is no concern of this one
@@ -178,7 +257,7 @@ class SharedDaemon(RemoteWorker):
             try:
                 reader, writer = await self.open()
                 try:
-                    return await _hello(reader, writer, None)
+                    return await _hello(reader, writer, None, progress)
                 except BaseException:
                     writer.close()
                     raise
@@ -194,8 +273,11 @@ class SharedDaemon(RemoteWorker):
             # Start one if we have none starting (or ours stood down for another that then vanished).
             if self.spawned is None or (code is not None and loop.time() - spawned_at > 1.0):
                 self.spawned, spawned_at = self._spawn(), loop.time()
-            if loop.time() > until:
-                raise WorkerUnavailable(f"no worker answered at {self.sock} in {timeout:.0f}s ({last!r})")
+            report = loading.poll()
+            if report is not None:
+                clock.heard(report)
+            if clock.left() <= 0:
+                raise WorkerUnavailable(f"no worker answered at {self.sock} in {clock.waited():.0f}s ({last!r})")
             await asyncio.sleep(0.05)
 
     def _spawn(self) -> subprocess.Popen[bytes]:

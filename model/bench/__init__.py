@@ -6,6 +6,7 @@
 - autoregressive: that baseline: greedy decoding with a key/value cache, same weights.
 - roofline: the fastest a decode could run on a device (memory and arithmetic bounds).
 - concurrency: fills/s and latency with many documents on one batching worker.
+- load_memory: peak memory of loading a checkpoint against its weights' bytes (a random 0.5B).
 
 May import torch, model's flat modules (transformer, sampler, checkpoint, tokenizer, attention),
 model.train.corpus (the held-out code it decodes) and model.wire (flags, the blocking client).

@@ -22,7 +22,8 @@ def greedy_decode(
         out.append(token)
         if stop and token in stop:
             break
-        logits = model(torch.tensor([[token]]), causal=True, cache=cache, positions=torch.tensor([position]))
+        step = torch.tensor([[token]], device=prefix.device)
+        logits = model(step, causal=True, cache=cache, positions=torch.tensor([position], device=prefix.device))
         position += 1
     return out, len(out)
 
@@ -35,5 +36,5 @@ def greedy_decode_uncached(model: DiffusionLM, prefix: torch.Tensor, max_new: in
     for _ in range(max_new):
         token = int(model(ids, causal=True)[0, -1].argmax())
         out.append(token)
-        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+        ids = torch.cat([ids, torch.tensor([[token]], device=ids.device)], dim=1)
     return out

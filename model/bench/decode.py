@@ -24,22 +24,24 @@ from model.attention import backend_name
 from model.bench.autoregressive import greedy_decode
 from model.bench.roofline import Device, decode_bound, known_device
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, resolve
+from model.devices import DeviceError, resolve_device
 from model.sampler import infill
 from model.tokenizer import CodeTokenizer, SpecialIds
 from model.train.corpus import collect, split, stdlib_dir
 from model.transformer import DiffusionLM, ModelConfig
 from model.wire.options import add_model_arguments
-from model.wire.protocol import SamplerSettings
+from model.wire.sampling import SamplerSettings, base
 
 
 def configurations(gap: int) -> dict[str, SamplerSettings]:
+    """Fully set (the sampler runs directly here, with no engine to resolve them)."""
     steps = max(1, gap // 4)  # four tokens a step
     return {
-        f"diffusion {steps} steps": SamplerSettings(steps=steps, refine_rounds=0),
-        f"diffusion {steps} steps + cache": SamplerSettings(steps=steps, refine_rounds=0, dual_cache=True),
-        f"diffusion {steps} steps + refine": SamplerSettings(steps=steps, refine_rounds=2),
-        "diffusion threshold 0.9": SamplerSettings(steps=gap, refine_rounds=0, threshold=0.9),
-        "diffusion threshold 0.9 + cache": SamplerSettings(steps=gap, refine_rounds=0, threshold=0.9, dual_cache=True),
+        f"diffusion {steps} steps": base(steps=steps, refine_rounds=0),
+        f"diffusion {steps} steps + cache": base(steps=steps, refine_rounds=0, dual_cache=True),
+        f"diffusion {steps} steps + refine": base(steps=steps, refine_rounds=2),
+        "diffusion threshold 0.9": base(steps=gap, refine_rounds=0, threshold=0.9),
+        "diffusion threshold 0.9 + cache": base(steps=gap, refine_rounds=0, threshold=0.9, dual_cache=True),
     }
 
 
@@ -139,7 +141,6 @@ def _held_out_tokens(tok: CodeTokenizer, need: int) -> list[int]:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="fillgap bench", description=__doc__.splitlines()[0])
     add_model_arguments(p)
-    p.set_defaults(device="cuda" if torch.cuda.is_available() else "cpu")  # a benchmark runs where it is fastest
     p.add_argument("--gaps", default="32,64,128,256")
     p.add_argument("--context", type=int, default=512, help="prefix and suffix tokens each")
     p.add_argument("--repeats", type=int, default=5)
@@ -159,6 +160,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="device memory bandwidth, for the bound")
     p.add_argument("--peak-tflops", type=float, default=None, help="device dense TFLOP/s in this dtype, for the bound")
     ns = p.parse_args(argv)
+    try:
+        ns.device = resolve_device(ns.device)  # auto (the default): where a benchmark runs fastest
+    except DeviceError as exc:
+        p.error(str(exc))
     ns.model = ns.model or str(DEFAULT_CHECKPOINT)
     if ns.quick:
         ns.gaps, ns.context, ns.repeats = "32,64", 128, 2
@@ -171,12 +176,12 @@ def _load_model(ns: argparse.Namespace) -> tuple[DiffusionLM, CodeTokenizer, tor
     if ns.threads:
         torch.set_num_threads(ns.threads)
     dtype = torch.bfloat16 if ns.device.startswith("cuda") else torch.float32
-    model, tok, _ = load_checkpoint(resolve(ns.model), dtype)
+    model, tok, _ = load_checkpoint(resolve(ns.model), dtype, ns.device)
     if ns.random_model:  # the weights do not matter for speed; the shapes do
         torch.manual_seed(0)
-        model = DiffusionLM(RANDOM_MODELS[ns.random_model]).to(dtype).eval()
+        with torch.device(ns.device):  # initialised where it runs: seconds on a GPU, not minutes
+            model = DiffusionLM(RANDOM_MODELS[ns.random_model]).to(dtype).eval()
         ns.model = f"random {ns.random_model}"
-    model.to(ns.device)
     return model, tok, dtype
 
 

@@ -10,6 +10,10 @@ with ALREADY_RUNNING and its server connects to the winner. The lock holder owns
 path: it removes a stale socket file, binds with mode 0600, and on exit unlinks it before the
 lock is let go, so a newcomer never sees a socket of a dead daemon as live for long.
 
+It listens only once the model is loaded (a 7B load takes minutes), so a server that connects
+meanwhile keeps trying; to show how far the load is, the daemon keeps its last `Progress` in
+`<socket>.progress` (`ProgressFile`), which waiting servers read.
+
 A Unix connection from another user (SO_PEERCRED) is closed at once; over TCP the client's hello
 must carry the token.
 """
@@ -28,7 +32,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model.wire.endpoint import Address, check_private_dir, lock_path
+from model.wire.endpoint import Address, check_private_dir, lock_path, progress_path
+from model.wire.protocol import Progress, encode_frame
 
 if TYPE_CHECKING:  # the session brings torch; claiming the socket must not wait for that import
     from model.serve.session import Worker
@@ -69,6 +74,34 @@ def claim(sock: Path, wait_s: float = 10.0) -> int | None:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())  # for people and tests cleaning up
     return fd
+
+
+class ProgressFile:
+    """The load's progress for servers waiting on the socket (a daemon listens only once loaded, so
+    a waiter cannot ask it): the last `Progress` as one frame in `<socket>.progress`, replaced
+    whole (written aside, then renamed), removed once the daemon listens or exits."""
+
+    def __init__(self, sock: Path | None) -> None:
+        self.path = progress_path(sock) if sock is not None else None
+
+    def write(self, progress: Progress) -> None:
+        if self.path is None:
+            return
+        aside = self.path.with_suffix(".progress.tmp")
+        try:
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, encode_frame(progress))
+            finally:
+                os.close(fd)
+            os.replace(aside, self.path)
+        except OSError as exc:  # a report lost is no reason to fail the load
+            log.warning("cannot write %s: %s", self.path, exc)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path.with_suffix(".progress.tmp").unlink(missing_ok=True)
 
 
 def bind_unix(path: Path) -> socket.socket:

@@ -2,12 +2,15 @@
 
 Each fill runs the ordinary engine on a thread of its own (see `model/serve/batcher.py`), handed
 this loop as its `passes` (model/engine.py): its sampler's plain passes post the fill's rows here
-(`logits`) and wait. The loop thread waits until every running fill has posted (or a short gather
-window has passed, so a slow one cannot stall the rest), pads the rows on the right to one width,
-runs one forward pass (the engine's `SharedPass`) and hands each fill its slice. A fill that
-arrives while a pass runs posts for the next one and joins the batch there; a cancelled fill (or
-one past its deadline) is dropped at that boundary. Passes that carry a fill's own key/value
-cache cannot share; they run alone between shared passes (`solo`).
+(`logits`), with the columns it wants scored, and wait. The loop thread waits until every running
+fill has posted (or a short gather window has passed, so a slow one cannot stall the rest), pads
+the rows on the right to one width, runs one forward pass (the engine's `SharedPass`) and hands
+each fill its slice. Only the asked-for columns reach the output layer, packed as (row, column)
+pairs: over a 152k vocabulary, scoring every position of 16 rows of 3,000 tokens would be some
+15 GB of bfloat16 logits per pass, where a fill decodes only its gap. A fill that arrives while a
+pass runs posts for the next one and joins the batch there; a cancelled fill (or one past its
+deadline) is dropped at that boundary. Passes that carry a fill's own key/value cache cannot
+share; they run alone between shared passes (`solo`).
 
 Right padding with the key-padding mask leaves every real token's position (RoPE) and its keys
 unchanged, so a row's logits are the ones it would get alone. On CPU that is plain padded SDPA; on
@@ -23,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Protocol, TypeVar, cast
 
 import torch
@@ -46,6 +50,7 @@ class _Call:
     member: Member | None
     ids: torch.Tensor | None = None  # (B, T) rows to score, for a batched call
     key_padding: torch.Tensor | None = None
+    cols: torch.Tensor | None = None  # the columns to score, shared by the rows; None: all
     solo: Callable[[], object] | None = None  # run alone (passes that carry a key/value cache)
     result: object = None
     error: BaseException | None = None
@@ -91,9 +96,12 @@ class StepLoop:
             self._members.discard(member)
             self._cv.notify_all()  # the loop may have been waiting for this one to post
 
-    def logits(self, ids: torch.Tensor, key_padding: torch.Tensor | None) -> torch.Tensor:
-        """The forward pass's logits for these rows, computed in the next shared pass."""
-        return cast(torch.Tensor, self._post(_Call(self._member(), ids=ids, key_padding=key_padding)))
+    def logits(
+        self, ids: torch.Tensor, key_padding: torch.Tensor | None, cols: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """These rows' logits at `cols` (B, len(cols), V) (None: every column), from the next shared pass."""
+        call = _Call(self._member(), ids=ids, key_padding=key_padding, cols=cols)
+        return cast(torch.Tensor, self._post(call))
 
     def solo(self, fn: Callable[[], T]) -> T:
         """fn's answer, run on the loop's thread between shared passes."""
@@ -169,7 +177,7 @@ class StepLoop:
 
     def _run_batched(self, calls: list[_Call]) -> None:
         rows = [(call, r) for call in calls for r in range(call.ids.shape[0])]  # type: ignore[union-attr]
-        pieces: dict[int, list[torch.Tensor]] = {id(c): [] for c in calls}
+        pieces: dict[int, list[_Scored]] = {id(c): [] for c in calls}
         for start in range(0, len(rows), self.max_rows):
             chunk = rows[start : start + self.max_rows]
             try:
@@ -183,9 +191,9 @@ class StepLoop:
                     call.error = call.error or exc
         for call in calls:
             if call.error is None:
-                call.result = torch.stack(pieces[id(call)])
+                call.result = _joined(pieces[id(call)])
 
-    def _rows_split_on_oom(self, rows: list[tuple[_Call, int]]) -> list[torch.Tensor | BaseException]:
+    def _rows_split_on_oom(self, rows: list[tuple[_Call, int]]) -> list[_Scored | BaseException]:
         """Each row's logits; a row that runs out of memory even alone gets its error instead."""
         try:
             return list(self._rows(rows))
@@ -201,19 +209,52 @@ class StepLoop:
             log.warning("out of memory on a pass of %d rows; retrying as %d + %d", len(rows), half, len(rows) - half)
             return self._rows_split_on_oom(rows[:half]) + self._rows_split_on_oom(rows[half:])
 
-    def _rows(self, rows: list[tuple[_Call, int]]) -> list[torch.Tensor]:
-        """One forward pass over the rows, right-padded to the widest; each row's logits, unpadded."""
+    def _rows(self, rows: list[tuple[_Call, int]]) -> list[_Scored]:
+        """One forward pass over the rows, right-padded to the widest; each row's logits at its columns."""
         widths = [call.ids.shape[1] for call, _ in rows]  # type: ignore[union-attr]
         width = max(widths)
         first = rows[0][0].ids
         assert first is not None
-        ids = torch.full((len(rows), width), self._pad_id, dtype=first.dtype, device=first.device)
-        real = torch.zeros((len(rows), width), dtype=torch.bool, device=first.device)
+        device = first.device
+        ids = torch.full((len(rows), width), self._pad_id, dtype=first.dtype, device=device)
+        real = torch.zeros((len(rows), width), dtype=torch.bool, device=device)
         for i, (call, r) in enumerate(rows):
             assert call.ids is not None
             ids[i, : widths[i]] = call.ids[r]
             real[i, : widths[i]] = True if call.key_padding is None else call.key_padding[r]
-        out = self._forward(ids, None if bool(real.all()) else real)
+        cols = [_columns(call, device) for call, _ in rows]
+        counts = [len(c) for c in cols]
+        # Packed (row, column) pairs rather than rows padded to the most columns: a fill scoring
+        # every column (a draft being scored) then costs only its own rows.
+        repeats = torch.tensor(counts, device=device)
+        at_rows = torch.arange(len(rows), device=device).repeat_interleave(repeats, output_size=sum(counts))
+        out = self._forward(ids, None if bool(real.all()) else real, (at_rows, torch.cat(cols)))
         self.forward_passes += 1
         self.rows_run += len(rows)
-        return [out[i, : widths[i]] for i in range(len(rows))]
+        starts = accumulate(counts, initial=0)
+        return [_Scored(out, start, count) for start, count in zip(starts, counts, strict=False)]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A row's logits: `count` positions of a pass's packed output (N, V), from `start`."""
+
+    out: torch.Tensor
+    start: int
+    count: int
+
+
+def _joined(rows: list[_Scored]) -> torch.Tensor:
+    """A fill's rows as (rows, columns, V): a view of the pass's output when they ran in one pass
+    (as they do unless a pass was split), so the logits are never copied; else stacked."""
+    first, n = rows[0], len(rows)
+    if all(r.out is first.out and r.start == first.start + i * first.count for i, r in enumerate(rows)):
+        return first.out[first.start : first.start + n * first.count].view(n, first.count, first.out.shape[-1])
+    return torch.stack([r.out[r.start : r.start + r.count] for r in rows])
+
+
+def _columns(call: _Call, device: torch.device) -> torch.Tensor:
+    assert call.ids is not None
+    if call.cols is None:
+        return torch.arange(call.ids.shape[1], device=device)
+    return call.cols.to(device=device, dtype=torch.long)

@@ -1,7 +1,8 @@
 """`fillgap worker`: load a checkpoint once and answer fill requests, batched.
 
-Without `--listen` it serves one client on stdin/stdout (a server's private child; it greets with
-`ready` and exits when stdin ends or on `shutdown`). With `--listen unix://PATH`, `--listen auto`
+Without `--listen` it serves one client on stdin/stdout (a server's private child; while the
+model loads it sends `progress` frames, then greets with `ready`, and exits when stdin ends or on
+`shutdown`). With `--listen unix://PATH`, `--listen auto`
 (the per-user socket for this configuration, see `model/wire/endpoint.py`) or `--listen tcp://HOST:PORT`
 (token required) it is a daemon shared by every client (`model/serve/daemon.py`). The flags and
 their defaults are `model.wire.options.WorkerOptions`. Either way fills run
@@ -16,18 +17,41 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.wire.endpoint import Address, EndpointError, parse_address, read_token, socket_path
 from model.wire.options import WorkerOptions, add_worker_arguments, from_namespace
-from model.wire.protocol import ErrorReply, Ready, encode_frame
+from model.wire.protocol import ErrorReply, Progress, Ready, encode_frame
 
 if TYPE_CHECKING:  # torch is loaded by _load, after the flags are read (fillgap worker -h stays quick)
     from model.engine import Engine
     from model.serve.session import Worker
 
 log = logging.getLogger("fillgap.worker")
+
+PROGRESS_EVERY_S = 0.5  # at most this often a progress report while loading (the last one always)
+LoadProgress = Callable[[int, int, str], None]  # bytes done, bytes in all, what is being read
+
+
+def reporter(send: Callable[[Progress], None], every_s: float = PROGRESS_EVERY_S) -> LoadProgress:
+    """The checkpoint loader's progress callback, turned into `Progress` messages: the first, then
+    at most one per `every_s`, and the one that completes the load."""
+    last, said = -float("inf"), ""
+
+    def report(done: int, total: int, message: str) -> None:
+        nonlocal last, said
+        now = time.monotonic()
+        if done < total and now - last < every_s:
+            return
+        last = now
+        if message != said:  # the log gets one line per shard, the client every report
+            said = message
+            log.info("loading %s (%.0f of %.0f MB)", message, done / 1e6, total / 1e6)
+        send(Progress(stage="load", done=int(done), total=int(total), message=message))
+
+    return report
 
 
 def _args(argv: list[str] | None) -> WorkerOptions:
@@ -43,18 +67,25 @@ def _addresses(ns: WorkerOptions) -> list[Address]:
     ]
 
 
-def _load(ns: WorkerOptions) -> tuple[Engine, Ready]:
+def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engine, Ready]:
     from model.checkpoint import DEFAULT_CHECKPOINT, resolve
     from model.engine import load_engine
 
     t0 = time.perf_counter()
     model = ns.model or str(DEFAULT_CHECKPOINT)
-    engine = load_engine(resolve(model), device=ns.device, threads=ns.threads or None, dtype=ns.dtype)
-    info = engine.info
-    log.info("loaded %s on %s in %.2fs; attention: %s", model, ns.device, time.perf_counter() - t0, info.backend)
+    engine = load_engine(
+        resolve(model),
+        device=ns.device,
+        threads=ns.threads or None,
+        dtype=ns.dtype,
+        progress=progress,
+        context_tokens=ns.context_tokens,
+    )
+    info = engine.info  # its device is the one `auto` chose
+    log.info("loaded %s on %s in %.2fs; attention: %s", model, info.device, time.perf_counter() - t0, info.backend)
     ready = Ready(
         model=model,
-        device=ns.device,
+        device=info.device,
         parameters=info.parameters,
         context_tokens=info.context_tokens,
         backend=info.backend,
@@ -80,8 +111,14 @@ def serve_stdio(ns: WorkerOptions) -> int:
             out.write(frame)
             out.flush()
 
+    def send_progress(progress: Progress) -> None:
+        try:
+            write(encode_frame(progress))
+        except OSError:  # the server left; the session below sees the end of stdin
+            pass
+
     try:
-        engine, ready = _load(ns)
+        engine, ready = _load(ns, reporter(send_progress))  # progress frames precede ready
     except Exception as exc:
         write(encode_frame(ErrorReply(id=None, message=f"cannot load model {ns.model or 'default'}: {exc}")))
         return 2
@@ -92,7 +129,7 @@ def serve_stdio(ns: WorkerOptions) -> int:
 
 
 def serve_daemon(ns: WorkerOptions, addresses: list[Address]) -> int:
-    from model.serve.daemon import ALREADY_RUNNING, Daemon, bind_tcp, bind_unix, claim, release
+    from model.serve.daemon import ALREADY_RUNNING, Daemon, ProgressFile, bind_tcp, bind_unix, claim, release
 
     token = read_token(ns.token_file)
     if any(a.scheme == "tcp" for a in addresses) and not token:
@@ -108,18 +145,21 @@ def serve_daemon(ns: WorkerOptions, addresses: list[Address]) -> int:
         log.info("a worker already serves %s", sock)
         return ALREADY_RUNNING
     inode = None
+    loading = ProgressFile(sock)
     try:
-        engine, ready = _load(ns)  # only the daemon holding the lock loads a model
+        engine, ready = _load(ns, reporter(loading.write))  # only the daemon holding the lock loads a model
         listeners = []
         for a in addresses:
             listeners.append((bind_unix(Path(a.path)) if a.scheme == "unix" else bind_tcp(a), a))
             if a.scheme == "unix":
                 inode = os.lstat(a.path).st_ino
             log.info("listening on %s", a)
+        loading.remove()
         why = Daemon(_worker(engine, ready, ns.max_batch_rows), ns.idle_timeout, token).serve(listeners)
         log.info("stopped (%s)", why)
         return 0
     finally:
+        loading.remove()
         release(sock, inode, lock_fd)
 
 

@@ -107,6 +107,11 @@ def log_path(sock: Path) -> Path:
     return sock.with_suffix(".log")
 
 
+def progress_path(sock: Path) -> Path:
+    """Where a daemon still loading its model keeps its last `Progress` frame (model/serve/daemon.py)."""
+    return sock.with_suffix(".progress")
+
+
 def read_token(token_file: str | None = None) -> str | None:
     """The TCP token: from a file (first line) if given, else $FILLGAP_TOKEN; None when neither."""
     if token_file:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import Field, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 WORKER_MODULE = "model.serve.worker"
@@ -26,11 +27,12 @@ def _option(default: Any, help: str, **flag: Any) -> Any:
 @dataclass(frozen=True)
 class WorkerOptions:
     model: str | None = _option(None, "checkpoint folder (HF layout); default: the shipped model", type=str)
-    device: str = _option("cpu", "torch device: cpu, cuda, cuda:1, mps")
+    device: str = _option("auto", "torch device: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1, mps")
     threads: int = _option(0, "torch threads (0: torch's default)")
     dtype: str = _option(
         "auto", "weights and activations (auto: bfloat16 on CUDA, float32 elsewhere)", choices=DTYPES
     )
+    context_tokens: int = _option(0, "longest window a fill is fitted to, in tokens (0: the model's training context)")
     listen: tuple[str, ...] = _option(
         (), "serve as a daemon at unix://PATH, tcp://HOST:PORT or auto (the per-user socket); repeatable"
     )
@@ -40,6 +42,25 @@ class WorkerOptions:
 
 
 MODEL_FIELDS = ("model", "device", "threads")
+
+START_TIMEOUT_MIN_S = 120.0  # the shipped model and small checkpoints: load in seconds
+START_READ_BYTES_S = 50e6  # a slow disk or a network share; a local SSD reads ten times that
+START_TIMEOUT_HUB_S = 1800.0  # `hf:` may download the checkpoint first
+
+
+def start_timeout_s(model: str | None) -> float:
+    """How long a worker may take to load `model` before it counts as failed: sized from its
+    safetensors (a 7B bf16 folder, 15 GB: about 6 minutes), never under START_TIMEOUT_MIN_S.
+    Only file sizes are read. Servers extend it while the worker reports progress."""
+    if model is None:
+        return START_TIMEOUT_MIN_S
+    if model.startswith("hf:"):
+        return START_TIMEOUT_HUB_S
+    try:
+        weights = sum(p.stat().st_size for p in Path(model).expanduser().glob("*.safetensors"))
+    except OSError:
+        weights = 0
+    return max(START_TIMEOUT_MIN_S, 60.0 + weights / START_READ_BYTES_S)
 
 
 def _flag(f: Field[Any]) -> str:

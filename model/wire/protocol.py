@@ -12,7 +12,12 @@ from typing import IO, Any
 
 import msgpack
 
-VERSION = 1
+from model.wire.sampling import ORDERS as ORDERS  # the settings live in sampling.py; re-exported
+from model.wire.sampling import PROFILES, SamplerSettings
+from model.wire.sampling import check as check_sampler
+
+# 2: every sampler setting optional (unset: the family's default), sampler options, profiles, progress.
+VERSION = 2
 MAX_FRAME = 64 * 1024 * 1024
 _LEN = struct.Struct(">I")
 
@@ -25,20 +30,8 @@ class InvalidRequest(ProtocolError):
     """A well-formed message of a known type whose fields are wrong: answered, connection kept."""
 
 
-@dataclass
-class SamplerSettings:
-    """How the worker denoises a gap; the server sends its configured values with each request."""
-
-    steps: int = 8  # parallel unmasking steps for the whole gap (per block with `block`)
-    refine_rounds: int = 2  # re-mask-and-refine passes after every position is committed
-    tau: float = 0.35  # tokens under this confidence are re-masked in a refinement round
-    temperature: float = 0.0  # 0 is greedy
-    top_p: float = 1.0  # nucleus sampling when temperature > 0
-    seed: int = 0
-    order: str = "confidence"  # which masked positions to commit first: confidence|margin|entropy|random
-    threshold: float = 0.0  # > 0: commit every position above it each step (at least one), as Fast-dLLM
-    block: int = 0  # > 0: decode the gap left to right in blocks of this many tokens (semi-autoregressive)
-    dual_cache: bool = False  # reuse prefix/suffix keys and values between steps (approximate, Fast-dLLM)
+class VersionMismatch(ProtocolError):
+    """A frame of another protocol version: the two ends run different fillgap versions."""
 
 
 @dataclass
@@ -50,7 +43,9 @@ class FillRequest:
     prefix: str
     suffix: str
     budgets: list[int] = field(default_factory=lambda: [32])
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)  # only what the sender's user set
+    # "full", or "typing": as-you-type, where the family's typing profile fills in what is unset.
+    profile: str = "full"
     # Revision: a draft for the gap, whose tokens overlapping the character ranges in `remask`
     # (e.g. under a syntax error) are re-masked and written again; the rest of the draft stays.
     draft: str | None = None
@@ -111,6 +106,18 @@ class Ready:
 
 
 @dataclass
+class Progress:
+    """Worker -> server while it starts (before `ready`): how far the model load is. `done` of
+    `total` in the stage's unit (bytes for "load")."""
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+    type: str = "progress"
+
+
+@dataclass
 class Hello:
     """A socket client's first frame; the worker answers Ready, or an error and a closed connection.
     Over TCP the token must match the worker's (compared in constant time)."""
@@ -166,7 +173,19 @@ class WorkerStatus:
 def to_wire(msg: Any) -> dict:
     d = asdict(msg)
     d["v"] = VERSION
+    if isinstance(msg, FillRequest):  # unset settings stay off the wire: the worker resolves them
+        d["sampler"] = msg.sampler.set_fields()
     return d
+
+
+def _mismatch(d: dict) -> str:
+    theirs = d.get("v")
+    said = d.get("message") if d.get("type") == "error" else None
+    return (
+        f"the other end speaks worker protocol version {theirs!r}, this one speaks {VERSION}: "
+        "run the same fillgap version on both (restart or upgrade the worker)"
+        + (f"; it said: {said}" if isinstance(said, str) else "")
+    )
 
 
 def _build(cls: type, d: dict) -> Any:
@@ -182,12 +201,13 @@ def _build(cls: type, d: dict) -> Any:
 
 
 def from_wire(d: Any) -> Any:
-    """The typed message for a decoded frame. ProtocolError for frames of another version or type;
-    InvalidRequest (a ProtocolError) for a known type with bad fields."""
+    """The typed message for a decoded frame. ProtocolError for frames of an unknown type,
+    VersionMismatch (one) for another version, saying both; InvalidRequest (one) for a known type
+    with bad fields."""
     if not isinstance(d, dict):
         raise ProtocolError("a frame must hold a map")
     if d.get("v") != VERSION:
-        raise ProtocolError(f"protocol version {d.get('v')!r} is not {VERSION}")
+        raise VersionMismatch(_mismatch(d))
     kind = d.get("type")
     if kind in _CONTROL:
         try:
@@ -212,6 +232,8 @@ def from_wire(d: Any) -> Any:
         return _build(ErrorReply, d)
     if kind == "ready":
         return _build(Ready, d)
+    if kind == "progress":
+        return _build(Progress, d)
     if kind == "worker_status":
         return _build(WorkerStatus, d)
     raise ProtocolError(f"unknown message type {kind!r}")
@@ -222,33 +244,21 @@ _CONTROL: dict[str, type] = {"hello": Hello, "cancel": Cancel, "status": StatusR
 
 def _fill_request(d: dict) -> FillRequest:
     req = _build(FillRequest, d)
-    if not isinstance(req.sampler, dict):
+    raw = d.get("sampler") or {}  # none sent: every setting unset
+    if not isinstance(raw, dict):
         raise InvalidRequest("fill: sampler must be a map")
-    req.sampler = _build(SamplerSettings, req.sampler)
+    req.sampler = _build(SamplerSettings, raw)
     _check_fill(req)
     return req
 
 
-ORDERS = ("confidence", "margin", "entropy", "random")
-
-
 def _check_fill(req: FillRequest) -> None:
-    s = req.sampler
-    for f in fields(SamplerSettings):
-        value, default = getattr(s, f.name), f.default
-        ok = (
-            isinstance(value, (int, float)) and not isinstance(value, bool)
-            if isinstance(default, float)
-            else (type(value) is type(default))
-        )
-        if not ok:
-            raise ProtocolError(f"fill: sampler.{f.name} must be {type(default).__name__}")
-    if s.order not in ORDERS:
-        raise ProtocolError(f"fill: order must be one of {', '.join(ORDERS)}")
-    if not (1 <= s.steps <= 1024 and 0 <= s.refine_rounds <= 16 and 0 <= s.block <= 1024):
-        raise ProtocolError("fill: steps 1..1024, refine_rounds 0..16, block 0..1024")
-    if not (0.0 <= s.tau <= 1.0 and 0.0 <= s.threshold <= 1.0 and 0.0 < s.top_p <= 1.0 and s.temperature >= 0):
-        raise ProtocolError("fill: tau and threshold in [0, 1], top_p in (0, 1], temperature >= 0")
+    try:
+        check_sampler(req.sampler)
+    except ValueError as exc:
+        raise ProtocolError(f"fill: {exc}") from exc
+    if req.profile not in PROFILES:
+        raise ProtocolError(f"fill: profile must be one of {', '.join(PROFILES)}")
     if not isinstance(req.prefix, str) or not isinstance(req.suffix, str):
         raise ProtocolError("fill: prefix and suffix must be strings")
     if not req.budgets or not all(isinstance(b, int) and 1 <= b <= 1024 for b in req.budgets):

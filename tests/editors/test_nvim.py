@@ -180,5 +180,5 @@ def test_checkhealth_reports_server_worker_and_model(tmp_path: Path) -> None:
         exe = s.lua("return require('fillgap').cmd[1]")
         assert f"server: {exe} serve (from the `cmd` option)" in report
         assert "worker: not started" in report  # nothing has asked for a fill yet
-        assert "model: the shipped default on cpu" in report
+        assert "model: the shipped default on auto" in report  # resolved by the worker when it loads
         assert "ERROR" not in report

@@ -5,7 +5,7 @@ import torch
 from model.sampler import infill, refine_targets, score_draft
 from model.tokenizer import CodeTokenizer
 from model.transformer import DiffusionLM
-from model.wire.protocol import SamplerSettings
+from model.wire.sampling import base
 
 
 def _batch(tok: CodeTokenizer) -> tuple[torch.Tensor, torch.Tensor]:
@@ -21,7 +21,7 @@ def test_fills_every_gap_position_and_nothing_else(tiny_model: DiffusionLM, tiny
     ids, gap = _batch(tiny_tokenizer)
     mask = tiny_tokenizer.specials.mask
     sp = tiny_tokenizer.specials
-    out = infill(tiny_model, ids, gap, SamplerSettings(steps=3, refine_rounds=2, tau=0.9), sp)
+    out = infill(tiny_model, ids, gap, base(steps=3, refine_rounds=2, tau=0.9), sp)
     assert not (out.ids == mask).any()
     assert torch.equal(out.ids[~gap], ids[~gap])
     assert (out.confidence[gap] > 0).all()
@@ -30,7 +30,7 @@ def test_fills_every_gap_position_and_nothing_else(tiny_model: DiffusionLM, tiny
 
 def test_same_seed_same_output(tiny_model: DiffusionLM, tiny_tokenizer: CodeTokenizer) -> None:
     ids, gap = _batch(tiny_tokenizer)
-    s = SamplerSettings(steps=4, temperature=1.0, seed=7)
+    s = base(steps=4, temperature=1.0, seed=7)
     sp = tiny_tokenizer.specials
     assert torch.equal(infill(tiny_model, ids, gap, s, sp).ids, infill(tiny_model, ids, gap, s, sp).ids)
 
@@ -49,11 +49,11 @@ def test_dual_cache_first_step_is_exact_and_later_steps_stay_close(
     ids, gap = _batch(tiny_tokenizer)
     mask = tiny_tokenizer.specials.mask
     sp = tiny_tokenizer.specials
-    one_step = SamplerSettings(steps=1, refine_rounds=0)
+    one_step = base(steps=1, refine_rounds=0)
     exact = infill(tiny_model, ids, gap, one_step, sp)
-    cached = infill(tiny_model, ids, gap, SamplerSettings(steps=1, refine_rounds=0, dual_cache=True), sp)
+    cached = infill(tiny_model, ids, gap, base(steps=1, refine_rounds=0, dual_cache=True), sp)
     assert torch.equal(exact.ids, cached.ids)  # one step: nothing cached is stale yet
-    many = infill(tiny_model, ids, gap, SamplerSettings(steps=6, refine_rounds=0, dual_cache=True), sp)
+    many = infill(tiny_model, ids, gap, base(steps=6, refine_rounds=0, dual_cache=True), sp)
     assert not (many.ids == mask).any() and torch.equal(many.ids[~gap], ids[~gap])
 
 
@@ -65,7 +65,7 @@ def test_nulls_are_committed_after_content() -> None:
     logits[0, 0, 4] = 9.0  # position 0: a very confident null
     logits[0, 1, 1] = 2.0  # position 1: a less confident content token
     logits[0, 2, 2] = 1.0
-    _, conf, score = choose(logits, SamplerSettings(), None, SpecialIds(mask=0, null=4, eos=None, pad=None))
+    _, conf, score = choose(logits, base(), None, SpecialIds(mask=0, null=4, eos=None, pad=None))
     assert conf[0, 0] > conf[0, 1] and score[0, 1] > score[0, 2] > score[0, 0]
 
 

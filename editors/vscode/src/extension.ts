@@ -18,7 +18,7 @@ import {
   WorkDoneProgressCreateRequest,
 } from "vscode-languageclient/node";
 import { resolveServer, Host } from "./serverPath";
-import { RESTART_KEYS, toServerSettings } from "./settings";
+import { RESTART_KEYS, toServerSettings, userValue } from "./settings";
 import { ServerStatus, StatusModel } from "./status";
 
 const SECTION = "fillgap";
@@ -51,9 +51,10 @@ function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration(SECTION);
 }
 
+// Only the settings the user set, never package.json's defaults: those are the server's to decide.
 function serverSettings(): object {
   const cfg = config();
-  return toServerSettings((key) => cfg.get(key));
+  return toServerSettings((key) => userValue(cfg.inspect(key)));
 }
 
 /** Time a fill the user waits for, for the status bar. */

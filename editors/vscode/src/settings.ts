@@ -1,8 +1,36 @@
 // VS Code's `fillgap.*` settings -> the server's settings object (lsp/fill/settings.py). The server
 // rejects unknown keys, so only its own names go out; editor-side settings (server path) stay here.
+// Only what the user set goes out: a setting left at its default is the server's to decide (and
+// the worker's: unset sampler settings are the model family's own defaults).
 
-/** Reads one setting by its name under `fillgap.` (as vscode.WorkspaceConfiguration.get does). */
+/** Reads one setting by its name under `fillgap.`: the value the user set, or undefined. */
 export type Lookup = (key: string) => unknown;
+
+/** The parts of vscode.WorkspaceConfiguration.inspect()'s answer that a user (not a default) set. */
+export interface Inspected {
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+  globalLanguageValue?: unknown;
+  workspaceLanguageValue?: unknown;
+  workspaceFolderLanguageValue?: unknown;
+}
+
+/** The most specific value the user set (folder over workspace over user, language-specific first); undefined when only the default applies. */
+export function userValue(inspected: Inspected | undefined): unknown {
+  if (inspected === undefined) {
+    return undefined;
+  }
+  const chain = [
+    inspected.workspaceFolderLanguageValue,
+    inspected.workspaceLanguageValue,
+    inspected.globalLanguageValue,
+    inspected.workspaceFolderValue,
+    inspected.workspaceValue,
+    inspected.globalValue,
+  ];
+  return chain.find((v) => v !== undefined && v !== null);
+}
 
 export interface SamplerSettings {
   steps?: number;
@@ -52,8 +80,9 @@ function isNumber(v: unknown): v is number {
 }
 
 /**
- * The server's settings from the editor's. Unset or malformed values are left out, so the server
- * keeps its own default for them rather than refusing the whole object.
+ * The server's settings from the editor's (`get` answers only what the user set: see userValue).
+ * Unset or malformed values are left out, so the server keeps its own default for them rather
+ * than refusing the whole object.
  */
 export function toServerSettings(get: Lookup): ServerSettings {
   const out: ServerSettings = {};

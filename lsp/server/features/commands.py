@@ -85,6 +85,6 @@ def status(ls: FillgapServer) -> dict[str, object]:
         "languages": sorted(lang for lang in LANGUAGES if ls.settings.fills(lang)),
         "documents": len(ls.workspace.text_documents),
         "suggestions": dict(ls.cache.counts),
-        "sampler": asdict(ls.settings.sampler),
+        "sampler": ls.settings.sampler.set_fields(),  # what the user set; the worker's family fills in the rest
         "parses": {"full": ls.trees.full_parses, "incremental": ls.trees.incremental_parses},
     }

@@ -110,3 +110,27 @@ def test_fill_and_measure_take_the_one_deadline_default() -> None:
         with pytest.raises(SystemExit):
             p.parse_args(["x.py", "--deadline-ms", "5"])
     assert WorkerClient(["true"]).deadline_ms == WorkerSettings().deadline_ms
+
+
+def test_sampler_flags_not_given_are_not_sent_and_the_device_is_auto() -> None:
+    """`fillgap fill` sends only the sampler flags given (the rest is the model family's); the
+    private worker it starts chooses its device, and waits as long as its checkpoint needs."""
+    import argparse
+
+    from lsp.cli import fill, measure, worker_flags
+    from model.wire.options import start_timeout_s
+    from model.wire.protocol import SamplerSettings
+
+    for module in (fill, measure):
+        p = argparse.ArgumentParser()
+        module.add_arguments(p)
+        ns = p.parse_args(["x.py"])
+        assert worker_flags.sampler(ns) == SamplerSettings() and ns.device == "auto"
+        ns = p.parse_args(["x.py", "--steps", "4", "--tau", "0.5", "--no-dual-cache"])
+        assert worker_flags.sampler(ns) == SamplerSettings(steps=4, tau=0.5, dual_cache=False)
+        assert worker_flags.sampler(p.parse_args(["x.py", "--dual-cache"])).dual_cache is True
+        worker = worker_flags.private_worker(
+            p.parse_args(["x.py", "--model", str(REPO / "model/checkpoints/fillgap-small")])
+        )
+        assert worker.start_timeout == start_timeout_s(str(REPO / "model/checkpoints/fillgap-small"))
+        assert "--device" not in worker.connector.command  # type: ignore[attr-defined]  # auto: the worker's default

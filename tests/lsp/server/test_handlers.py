@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -13,11 +13,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lsp.fill.actions import ActionData, parse_data
+from lsp.fill.settings import from_options
 from lsp.server.app import FillgapServer, new_server
 from lsp.server.edits import ContentModified
 from lsp.server.features import code_action, commands, completion, inline_completion, lifecycle, text_sync
 from lsp.worker.client import WorkerUnavailable
-from model.wire.protocol import Candidate, FillResult, Ready, SamplerSettings
+from model.wire.protocol import Candidate, FillResult, Progress, Ready, SamplerSettings
 
 URI = "file:///tmp/area.py"
 AREA = 'def area(w, h):\n    """Area of a rectangle."""\n    pass\n'
@@ -38,7 +39,7 @@ class StandInWorker:
     def running(self) -> bool:
         return self.ready is not None
 
-    async def ensure_started(self) -> Ready:
+    async def ensure_started(self, progress: Callable[[Progress], None] | None = None) -> Ready:
         if self.down:
             raise WorkerUnavailable("stand-in is down")
         self.ready = Ready(model="stand-in", device="cpu", parameters=1, context_tokens=512, backend="none")
@@ -47,7 +48,7 @@ class StandInWorker:
     async def fill(
         self, prefix: str, suffix: str, budgets: Sequence[int], sampler: SamplerSettings, **kw: Any
     ) -> FillResult:
-        self.fills.append({"prefix": prefix, "suffix": suffix, **kw})
+        self.fills.append({"prefix": prefix, "suffix": suffix, "sampler": sampler, **kw})
         holes = max(1, len(kw.get("holes") or ()))
         cands = [Candidate(self.text, budgets[0], 0.9, hole=i) for i in range(holes)]
         return FillResult(id=len(self.fills), candidates=cands, elapsed_ms=1.0, forward_passes=1)
@@ -164,6 +165,25 @@ async def test_a_newer_typed_request_supersedes_the_one_waiting() -> None:
         await first
     assert [i.insert_text for i in second.items] == [FILL]
     assert ls.inflight == {}
+
+
+async def test_requests_carry_only_the_sampler_settings_the_user_set() -> None:
+    """Nothing the user left unset is pinned by the server: the worker's family decides it. A typed
+    request goes as the typing profile, with the user's settings but none of the typing three."""
+    worker = StandInWorker()
+    ls = _server(worker)
+    ls.settings = from_options({"debounce_ms": 0, "sampler": {"tau": 0.5, "steps": 16}})
+    _open(ls)
+    await inline_completion.inline_completion(ls, _inline_params(2, 6))
+    assert worker.fills[0]["sampler"] == SamplerSettings(tau=0.5, steps=16) and worker.fills[0]["profile"] == "full"
+    _open(ls, "# changed\n" + AREA)
+    await inline_completion.inline_completion(ls, _inline_params(3, 6, automatic=True))
+    typed = worker.fills[-1]
+    assert typed["sampler"] == SamplerSettings(tau=0.5) and typed["profile"] == "typing"
+    ls.settings = from_options({"typing": {"steps": 4}})
+    _open(ls, "# again\n" + AREA)
+    await inline_completion.inline_completion(ls, _inline_params(3, 6, automatic=True))
+    assert worker.fills[-1]["sampler"] == SamplerSettings(steps=4) and worker.fills[-1]["profile"] == "typing"
 
 
 async def test_completion_offers_the_fill_as_one_item() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from model.wire.client import Connection, wait_listening
 from model.wire.endpoint import Address, socket_path
-from model.wire.options import worker_command
+from model.wire.options import WorkerOptions, worker_command
 
 WORKER = worker_command(threads=1)
 
@@ -19,7 +19,8 @@ def start_daemon(*args: str) -> subprocess.Popen[bytes]:
 
 
 def default_socket() -> Path:
-    return socket_path(None, "cpu")
+    """`--listen auto`'s socket for the worker's default flags (device `auto`)."""
+    return socket_path(None, WorkerOptions().device)
 
 
 def wait_for(path: Path, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:

@@ -1,118 +1,58 @@
-"""Continuous batching in one process: padded shared passes give each fill what it gets alone;
-a pass out of memory is split, not lost; cancelled fills leave at a step boundary."""
+"""Continuous batching in one process: fills batched together get what they get alone; cancelled
+fills leave at a step boundary. The step loop itself is tested in test_steploop.py."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
-import torch
 
 from model.checkpoint import DEFAULT_CHECKPOINT
 from model.masked_engine import MaskedDiffusionEngine
 from model.serve.batcher import Batcher, Job
-from model.serve.steploop import StepLoop
-from model.transformer import DiffusionLM
 from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
 from tests.waiting import until
 
 
-class _Fill:
-    """A running fill as the loop sees it; `posting` is set once its thread is about to post."""
+def _answers(batcher: Batcher, requests: list[FillRequest]) -> dict[int, FillResult | ErrorReply]:
+    answers: dict[int, FillResult | ErrorReply] = {}
+    done = threading.Event()
 
-    def __init__(self) -> None:
-        self.posting = threading.Event()
+    def reply(msg: FillResult | ErrorReply) -> None:
+        answers[msg.id] = msg  # type: ignore[index]
+        if len(answers) == len(requests):
+            done.set()
 
-    def should_stop(self) -> bool:
-        self.posting.set()
-        return False
-
-
-def _in_threads(
-    loop: StepLoop, batches: list[torch.Tensor], pads: list[torch.Tensor | None], fills: list[_Fill] | None = None
-) -> list[object]:
-    out: list[object] = [None] * len(batches)
-
-    def run(i: int) -> None:
-        if fills is not None:
-            loop.join(fills[i])
-        try:
-            out[i] = loop.logits(batches[i], pads[i])
-        except Exception as exc:
-            out[i] = exc
-        finally:
-            if fills is not None:
-                loop.leave(fills[i])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return out
+    for req in requests:
+        batcher.submit(Job(req, reply, owner=None))
+    assert done.wait(120)
+    return answers
 
 
-def _batches(vocab: int) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-    gen = torch.Generator().manual_seed(1)
-    batches = [torch.randint(4, vocab, (rows, width), generator=gen) for rows, width in ((2, 9), (1, 17), (3, 5))]
-    pad = torch.ones(1, 17, dtype=torch.bool)
-    pad[0, 12:] = False  # a row that carries its own padding already
-    return batches, [None, pad, None]
+TINY_REQUESTS = [
+    FillRequest(id=21, prefix="def add(a, b):\n    ", suffix="\n", budgets=[4, 9]),
+    FillRequest(id=22, prefix="for i in range(3):\n    ", suffix="\nprint(i)\n", budgets=[6]),
+    FillRequest(id=23, prefix="x = [", suffix="]\n", budgets=[5], sampler=SamplerSettings(steps=3, dual_cache=True)),
+    FillRequest(id=24, prefix="def add(a, b):\n    ", suffix="\n", draft="return a + b", remask_below=0.5),
+]
 
 
-def test_rows_of_different_widths_share_a_pass_and_get_their_own_logits(tiny_model: DiffusionLM) -> None:
-    fills = [_Fill() for _ in range(3)]
-    held = threading.Event()
-
-    def forward(ids: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
-        # The first pass waits until every fill is posting, so that on a busy machine too the
-        # others are there for the next pass (rather than each arriving just after the last).
-        if not held.is_set():
-            held.set()
-            for fill in fills:
-                assert fill.posting.wait(60)
-        return tiny_model.token_logits(ids, pad)
-
-    loop = StepLoop(forward, pad_id=0, gather_s=0.2)
-    batches, pads = _batches(tiny_model.config.vocab_size)
-    got = _in_threads(loop, batches, pads, fills)
-    with torch.no_grad():
-        for ids, pad, logits in zip(batches, pads, got, strict=True):
-            alone = tiny_model.token_logits(ids, pad)
-            assert isinstance(logits, torch.Tensor) and logits.shape == alone.shape
-            keep = pad if pad is not None else torch.ones(ids.shape, dtype=torch.bool)
-            torch.testing.assert_close(logits[keep], alone[keep], atol=1e-5, rtol=1e-4)
-    assert loop.rows_run == 6 and loop.forward_passes < 3  # at least two calls shared a pass
-
-
-def test_a_pass_out_of_memory_is_split_and_retried(tiny_model: DiffusionLM) -> None:
-    def forward(ids: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
-        if ids.shape[0] > 2:  # what a GPU does with a batch too large for it
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return tiny_model.token_logits(ids, pad)
-
-    loop = StepLoop(forward, pad_id=0, gather_s=0.2)
-    batches, pads = _batches(tiny_model.config.vocab_size)
-    got = _in_threads(loop, batches, pads)
-    with torch.no_grad():
-        for ids, pad, logits in zip(batches, pads, got, strict=True):
-            assert isinstance(logits, torch.Tensor)
-            keep = pad if pad is not None else torch.ones(ids.shape, dtype=torch.bool)
-            torch.testing.assert_close(logits[keep], tiny_model.token_logits(ids, pad)[keep], atol=1e-5, rtol=1e-4)
-    assert loop.oom_splits >= 1
-
-
-def test_a_row_out_of_memory_alone_fails_only_its_own_call(tiny_model: DiffusionLM) -> None:
-    def forward(ids: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
-        if ids.shape[1] > 12:
-            raise RuntimeError("CUDA error: out of memory")
-        return tiny_model.token_logits(ids, pad)
-
-    loop = StepLoop(forward, pad_id=0, gather_s=0.2)
-    batches, pads = _batches(tiny_model.config.vocab_size)
-    got = _in_threads(loop, batches, pads)
-    assert isinstance(got[1], RuntimeError) and "out of memory" in str(got[1])  # the 17-wide row
-    assert isinstance(got[0], torch.Tensor) and isinstance(got[2], torch.Tensor)
+@pytest.mark.parametrize("shift", [False, True], ids=["no-shift", "shift"])
+def test_a_tiny_engine_fills_the_same_batched_as_alone(tiny_checkpoint: Path, shift: bool) -> None:
+    """Every kind of pass a fill makes (its gap's columns, a cached pass alone, a draft scored at
+    every column) goes through the batch and comes back as the engine makes it alone."""
+    engine = MaskedDiffusionEngine(tiny_checkpoint, threads=1)
+    engine.model.config.shift_logits = shift
+    batcher = Batcher(engine, gather_s=0.05)
+    answers = _answers(batcher, TINY_REQUESTS)
+    assert batcher.loop.rows_run > batcher.loop.forward_passes  # rows did share passes
+    for req in TINY_REQUESTS:
+        got, want = answers[req.id], engine.fill(req)
+        assert isinstance(got, FillResult)
+        assert [c.text for c in got.candidates] == [c.text for c in want.candidates]
+        for a, b in zip(got.candidates, want.candidates, strict=True):
+            assert a.confidences == pytest.approx(b.confidences, abs=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -132,17 +72,7 @@ REQUESTS = [
 @pytest.mark.slow
 def test_fills_batched_together_are_the_fills_made_alone(engines: tuple[MaskedDiffusionEngine, Batcher]) -> None:
     alone, batcher = engines
-    answers: dict[int, FillResult | ErrorReply] = {}
-    done = threading.Event()
-
-    def reply(msg: FillResult | ErrorReply) -> None:
-        answers[msg.id] = msg  # type: ignore[index]
-        if len(answers) == len(REQUESTS):
-            done.set()
-
-    for req in REQUESTS:
-        batcher.submit(Job(req, reply, owner=None))
-    assert done.wait(120)
+    answers = _answers(batcher, REQUESTS)
     assert batcher.loop.rows_run > batcher.loop.forward_passes  # rows did share passes
     for req in REQUESTS:
         got, want = answers[req.id], alone.fill(req)

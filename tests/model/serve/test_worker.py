@@ -9,12 +9,15 @@ from collections.abc import Iterator
 import msgpack
 import pytest
 
+from model.checkpoint import DEFAULT_CHECKPOINT
 from model.wire.options import worker_command
 from model.wire.protocol import (
+    VERSION,
     Cancel,
     ErrorReply,
     FillRequest,
     FillResult,
+    Progress,
     Ready,
     SamplerSettings,
     StatusRequest,
@@ -46,6 +49,14 @@ def _recv(proc: subprocess.Popen[bytes]) -> object:
     return from_wire(read_frame(proc.stdout))
 
 
+def _ready(proc: subprocess.Popen[bytes]) -> tuple[list[Progress], object]:
+    """The load's progress frames, and the first frame after them (ready, or an error)."""
+    seen: list[Progress] = []
+    while isinstance(msg := _recv(proc), Progress):
+        seen.append(msg)
+    return seen, msg
+
+
 def _send(proc: subprocess.Popen[bytes], *msgs: object) -> None:
     assert proc.stdin is not None
     proc.stdin.write(b"".join(encode_frame(m) for m in msgs))
@@ -58,9 +69,16 @@ def _send_raw(proc: subprocess.Popen[bytes], body: bytes) -> None:
     proc.stdin.flush()
 
 
-def test_ready_then_fill(worker: subprocess.Popen[bytes]) -> None:
-    ready = _recv(worker)
+def test_progress_then_ready_then_fill(worker: subprocess.Popen[bytes]) -> None:
+    progress, ready = _ready(worker)
     assert isinstance(ready, Ready) and ready.parameters > 1_000_000 and ready.pid == worker.pid
+    assert ready.device == "cpu"  # what `auto` chose here, not "auto"
+    # The load reports its bytes: from nothing read to every byte of the shipped weights.
+    weights = (DEFAULT_CHECKPOINT / "model.safetensors").stat().st_size
+    assert len(progress) >= 2 and progress[0].done == 0 and progress[-1].done == progress[-1].total
+    assert all(p.stage == "load" and p.total == progress[0].total for p in progress)
+    assert 0.9 * weights < progress[0].total <= weights and "model.safetensors" in progress[0].message
+    assert [p.done for p in progress] == sorted(p.done for p in progress)
     req = FillRequest(id=1, prefix="def area(w, h):\n    ", suffix="\n", budgets=[8, 16], sampler=SamplerSettings())
     _send(worker, req)
     res = _recv(worker)
@@ -72,12 +90,46 @@ def test_ready_then_fill(worker: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_request_with_bad_fields_is_answered_and_the_connection_kept(worker: subprocess.Popen[bytes]) -> None:
-    _send_raw(worker, msgpack.packb({"v": 1, "type": "fill", "id": 5, "prefix": 1}))
+    _send_raw(worker, msgpack.packb({"v": VERSION, "type": "fill", "id": 5, "prefix": 1}))
     err = _recv(worker)
     assert isinstance(err, ErrorReply) and err.id == 5
     _send(worker, FillRequest(id=9, prefix="x = ", suffix="\n", budgets=[4]))
     res = _recv(worker)
     assert isinstance(res, FillResult) and res.id == 9
+
+
+def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_profile(
+    worker: subprocess.Popen[bytes],
+) -> None:
+    """Our family: full = the base (8 steps, 2 refinement rounds), typing = 8 steps, no
+    refinement, the dual cache; what a request sets wins over either."""
+
+    def ask(req_id: int, sampler: SamplerSettings | None = None, profile: str = "full") -> FillRequest:
+        settings = sampler or SamplerSettings()
+        return FillRequest(req_id, "def area(w, h):\n    ", "\n", [16], settings, profile=profile)
+
+    asked = [
+        ask(40),
+        ask(41, SamplerSettings(steps=8, refine_rounds=2, dual_cache=False)),
+        ask(42, profile="typing"),
+        ask(43, SamplerSettings(refine_rounds=2, dual_cache=False), profile="typing"),
+        ask(44, SamplerSettings(options={"canvas": 64})),
+    ]
+    got: dict[int, object] = {}
+    for req in asked:
+        _send(worker, req)
+        got[req.id] = _recv(worker)
+    full, pinned, typing, typing_pinned = (got[i] for i in (40, 41, 42, 43))
+    assert all(isinstance(r, FillResult) for r in (full, pinned, typing, typing_pinned))
+    assert (full.forward_passes, full.candidates[0].text) == (pinned.forward_passes, pinned.candidates[0].text)
+    assert typing.forward_passes == 8 < full.forward_passes  # 8 steps, no refinement round
+    assert (typing_pinned.forward_passes, typing_pinned.candidates[0].text) == (
+        full.forward_passes,
+        full.candidates[0].text,
+    )
+    refused = got[44]
+    assert isinstance(refused, ErrorReply) and refused.id == 44
+    assert "sampler options ['canvas'] are not settings of the masked-diffusion engine" in refused.message
 
 
 def test_cancelled_fills_stop_and_the_next_one_is_served(worker: subprocess.Popen[bytes]) -> None:
@@ -112,7 +164,7 @@ def test_a_fill_past_its_deadline_is_dropped(worker: subprocess.Popen[bytes]) ->
 def test_a_request_longer_than_the_context_is_cut_to_fit_and_logged() -> None:
     proc = _start()
     try:
-        assert isinstance(_recv(proc), Ready)
+        assert isinstance(_ready(proc)[1], Ready)
         prefix = "".join(f"value_{i} = compute({i}, {i + 1})\n" for i in range(2000))
         _send(proc, FillRequest(id=1, prefix=prefix, suffix=prefix, budgets=[16]))
         res = _recv(proc)
@@ -130,22 +182,38 @@ def test_a_request_longer_than_the_context_is_cut_to_fit_and_logged() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "says"),
     [
-        b"\xc1 not msgpack",
-        msgpack.packb({"v": 7, "type": "fill", "id": 6}),
-        msgpack.packb({"v": 1, "type": "launch_missiles"}),
-        msgpack.packb([1, 2, 3]),
+        (b"\xc1 not msgpack", "malformed msgpack"),
+        (msgpack.packb({"v": 1, "type": "fill", "id": 6}), f"protocol version 1, this one speaks {VERSION}"),
+        (msgpack.packb({"v": VERSION, "type": "launch_missiles"}), "unknown message type"),
+        (msgpack.packb([1, 2, 3]), "a frame must hold a map"),
     ],
 )
-def test_a_malformed_frame_gets_an_error_and_the_connection_is_dropped(body: bytes) -> None:
+def test_a_malformed_frame_gets_an_error_and_the_connection_is_dropped(body: bytes, says: str) -> None:
     proc = _start()
     try:
-        assert isinstance(_recv(proc), Ready)
+        assert isinstance(_ready(proc)[1], Ready)
         _send_raw(proc, body)
-        assert isinstance(_recv(proc), ErrorReply)
+        err = _recv(proc)
+        assert isinstance(err, ErrorReply) and says in err.message, err
         assert proc.stdout is not None and proc.stdout.read() == b""  # nothing more on this connection
         assert proc.wait(timeout=30) == 0  # on stdio the connection is the process: it ends cleanly
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_load_progress_is_thinned_but_the_first_and_the_last_report_always_go() -> None:
+    from model.serve.worker import reporter
+
+    sent: list[Progress] = []
+    report = reporter(sent.append, every_s=60.0)
+    for done in (0, 10, 50, 99, 100):
+        report(done, 100, "model-00001-of-00002.safetensors (1 of 2)")
+    assert [(p.stage, p.done, p.total) for p in sent] == [("load", 0, 100), ("load", 100, 100)]
+    every = reporter(sent.append, every_s=0.0)
+    sent.clear()
+    for done in (0, 10, 50):
+        every(done, 100, "x")
+    assert [p.done for p in sent] == [0, 10, 50]

@@ -27,19 +27,19 @@ def test_the_parser_defaults_are_the_fields() -> None:
     p = argparse.ArgumentParser()
     add_model_arguments(p)
     ns = p.parse_args([])
-    assert (ns.model, ns.device, ns.threads) == (None, "cpu", 0)
+    assert (ns.model, ns.device, ns.threads) == (None, "auto", 0)
     assert set(vars(ns)) == {"model", "device", "threads"}
 
 
 def test_the_command_round_trips_through_the_worker_parser() -> None:
     chosen = WorkerOptions(
         model="ckpt", device="cuda:1", threads=2, dtype="bfloat16", listen=("auto", "tcp://h:9"),
-        idle_timeout=600, token_file="/t", max_batch_rows=8,
+        idle_timeout=600, token_file="/t", max_batch_rows=8, context_tokens=2048,
     )  # fmt: skip
     cmd = worker_command(chosen)
     assert cmd[:3] == [sys.executable, "-m", "model.serve.worker"]
     assert _parse(cmd[3:]) == chosen
-    assert len(fields(WorkerOptions)) == 8  # a new option needs no change here: it round-trips too
+    assert len(fields(WorkerOptions)) == 9  # every option is set above, so each round-trips
 
 
 def test_defaults_need_no_flags() -> None:

@@ -16,7 +16,9 @@ M.name = 'fillgap'
 ---@field python? string       a Python environment folder whose bin/ holds `fillgap`
 ---@field filetypes string[]
 ---@field root_markers string[]
----@field settings table       the server's settings (model, device, threads, debounce_ms, snippets, sampler, budgets)
+---@field settings table       the server's settings (model, device, threads, debounce_ms, snippets, sampler, budgets);
+---                            only these are sent: what is left out is the server's default (device `auto`) and,
+---                            for `sampler`, the model family's
 ---@field inline boolean       ghost text on Neovim 0.12
 ---@field keys fillgap.Keys
 M.defaults = {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { toServerSettings } from "../settings";
+import { toServerSettings, userValue } from "../settings";
 
 const from = (values: Record<string, unknown>) => toServerSettings((key) => values[key]);
 
@@ -55,4 +55,27 @@ test("the typing profile switch and the worker's place go to the server", () => 
   assert.deepEqual(settings.typing, { enabled: false });
   assert.deepEqual(settings.worker, { mode: "private", address: "tcp://gpu-box:7070" });
   assert.equal(from({ "worker.mode": "elsewhere" }).worker, undefined);
+});
+
+test("only what the user set is read: a default from package.json is not the user's", () => {
+  assert.equal(userValue(undefined), undefined);
+  assert.equal(userValue({}), undefined); // only the default applies
+  assert.equal(userValue({ globalValue: 16 }), 16);
+  assert.equal(userValue({ globalValue: 16, workspaceValue: 4 }), 4);
+  assert.equal(userValue({ globalValue: 16, workspaceValue: 4, workspaceFolderValue: 2 }), 2);
+  assert.equal(userValue({ workspaceValue: 4, globalLanguageValue: 3 }), 3);
+  assert.equal(userValue({ globalValue: null }), undefined); // null: the user's way to unset
+  assert.equal(userValue({ globalValue: false }), false); // false is a value
+});
+
+test("settings left at their defaults send nothing: no steps, no device", () => {
+  // What VS Code's inspect() says for untouched settings: a default, no user value.
+  const inspected: Record<string, { defaultValue?: unknown; globalValue?: unknown }> = {
+    device: { defaultValue: "auto" },
+    "sampler.steps": { defaultValue: null },
+    "typing.enabled": { defaultValue: true },
+    "sampler.tau": { defaultValue: null, globalValue: 0.5 },
+  };
+  const settings = toServerSettings((key) => userValue(inspected[key]));
+  assert.deepEqual(settings, { sampler: { tau: 0.5 } });
 });

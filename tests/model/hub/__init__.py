@@ -1,0 +1,1 @@
+"""Folders shaped like the hub downloads of each family (published facts, builders, tests)."""
