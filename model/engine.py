@@ -4,8 +4,9 @@ An engine holds one checkpoint on one device. `load_engine` picks it by the chec
 (model/families.py). Today every family is masked diffusion: one bidirectional transformer that
 denoises masked gap tokens (model/masked_engine.py, with its sampler in model/sampler.py). The
 block-diffusion engine (DiffusionGemma: a causal encoder that caches the prompt, a bidirectional
-decoder over a canvas) goes beside it as model/block_engine.py, its sampler below it, and one
-entry in ENGINES.
+decoder over a canvas) goes beside it as model/block_engine.py, its sampler below it, one entry
+in ENGINES and its family's `engine` name in model/families.py. Every builder takes the folder
+and one LoadOptions.
 
 Continuous batching (model/serve/) knows engines only through this interface: it asks the engine
 for its `shared_pass` (the forward pass rows of many fills can share), builds its step loop on it,
@@ -24,7 +25,7 @@ import torch
 
 from model.checkpoint import CheckpointError, LoadProgress, parameter_count, read_config
 from model.devices import check_fits, resolve_device
-from model.families import FAMILIES, UnknownArchitecture, family_of
+from model.families import UnknownArchitecture, family_of
 from model.wire.protocol import FillRequest, FillResult
 
 T = TypeVar("T")
@@ -95,37 +96,28 @@ def torch_dtype(dtype: str, device: str) -> torch.dtype:
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
 
 
-class EngineBuilder(Protocol):
-    def __call__(
-        self,
-        folder: Path,
-        device: str,
-        threads: int | None,
-        dtype: str,
-        *,
-        progress: LoadProgress | None = None,
-        context_tokens: int = 0,
-    ) -> Engine: ...
+@dataclass(frozen=True)
+class LoadOptions:
+    """How an engine loads its checkpoint: every builder in ENGINES takes one (an engine that needs
+    more adds a field here, not a parameter to every builder)."""
+
+    device: str = "auto"  # auto (CUDA, else MPS, else CPU) or a torch device name
+    threads: int | None = None  # torch threads (None: torch's default)
+    dtype: str = "auto"  # a DTYPES name or auto (see torch_dtype)
+    progress: LoadProgress | None = None  # progress(bytes_done, bytes_total, message) while weights are read
+    context_tokens: int = 0  # the longest window a fill is fitted to (0: what the model was trained at)
 
 
-def _masked_diffusion(
-    folder: Path,
-    device: str,
-    threads: int | None,
-    dtype: str,
-    *,
-    progress: LoadProgress | None = None,
-    context_tokens: int = 0,
-) -> Engine:
+EngineBuilder = Callable[[Path, LoadOptions], Engine]
+
+
+def _masked_diffusion(folder: Path, options: LoadOptions) -> Engine:
     from model.masked_engine import MaskedDiffusionEngine  # imported here: it imports this module
 
-    return MaskedDiffusionEngine(folder, device, threads, dtype, progress=progress, context_tokens=context_tokens)
+    return MaskedDiffusionEngine(folder, options)
 
 
-ENGINES: dict[str, EngineBuilder] = {"masked-diffusion": _masked_diffusion}
-# Every family in model/families.py today is a bidirectional transformer denoising masked tokens;
-# DiffusionGemma's family will map to "block-diffusion".
-ENGINE_OF_FAMILY: dict[str, str] = {name: "masked-diffusion" for name in FAMILIES}
+ENGINES: dict[str, EngineBuilder] = {"masked-diffusion": _masked_diffusion}  # by Family.engine
 
 
 def load_engine(
@@ -149,5 +141,5 @@ def load_engine(
         raise CheckpointError(f"{folder / 'config.json'}: {exc}") from exc
     where = resolve_device(device)
     check_fits(str(folder), parameter_count(folder), where, torch_dtype(dtype, where), explicit=device != "auto")
-    build = ENGINES[ENGINE_OF_FAMILY[family.name]]
-    return build(folder, where, threads, dtype, progress=progress, context_tokens=context_tokens)
+    options = LoadOptions(where, threads, dtype, progress, context_tokens)
+    return ENGINES[family.engine](folder, options)

@@ -17,9 +17,9 @@ import torch
 
 from model.attention import backend_name
 from model.boundary import strip_edges
-from model.checkpoint import LoadProgress, load_checkpoint
+from model.checkpoint import load_checkpoint
 from model.devices import resolve_device
-from model.engine import EngineInfo, Passes, SharedPass, StopCheck, torch_dtype
+from model.engine import EngineInfo, LoadOptions, Passes, SharedPass, StopCheck, torch_dtype
 from model.families import Family, family_of, our_config
 from model.layout import Layout, Span
 from model.sampler import Denoiser, Sample, infill, revise, score_draft, seeded_generator
@@ -94,23 +94,16 @@ def _note_truncation(req: FillRequest, n_prefix: int, n_suffix: int, limit: int)
 class MaskedDiffusionEngine:
     """The `Engine` (model/engine.py) of every family that denoises masked tokens bidirectionally."""
 
-    def __init__(
-        self,
-        folder: Path,
-        device: str = "auto",
-        threads: int | None = None,
-        dtype: str = "auto",
-        progress: LoadProgress | None = None,
-        context_tokens: int = 0,
-    ) -> None:
-        if threads:
-            torch.set_num_threads(threads)
+    def __init__(self, folder: Path, options: LoadOptions | None = None) -> None:
+        options = options or LoadOptions()
+        if options.threads:
+            torch.set_num_threads(options.threads)
         self.folder = Path(folder)
-        self.device = resolve_device(device)  # what `info` reports: the device the weights are on
-        dt = torch_dtype(dtype, self.device)
-        self.model, self.tok, self.config = load_checkpoint(self.folder, dt, self.device, progress)
+        self.device = resolve_device(options.device)  # what `info` reports: the device the weights are on
+        dt = torch_dtype(options.dtype, self.device)
+        self.model, self.tok, self.config = load_checkpoint(self.folder, dt, self.device, options.progress)
         self.family = family_of(self.config)
-        self.limit = window_tokens(self.config, self.family, context_tokens)
+        self.limit = window_tokens(self.config, self.family, options.context_tokens)
         self.windows = WindowMaker(self.tok, self.model.config.vocab_size, self.device)
         self.backend = backend_name(self.device, dt)
 

@@ -23,6 +23,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from model.checkpoint import DEFAULT_CHECKPOINT
+from model.engine import LoadOptions
 from model.masked_engine import MaskedDiffusionEngine
 from model.serve.batcher import Batcher, Job
 from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
@@ -93,7 +94,7 @@ def _recording_generator(record: Record) -> type:
 def engine() -> MaskedDiffusionEngine:
     """A fresh engine per test (loaded before the mode starts: loading is not under test here), so
     no tensor an earlier fill cached hides the call that makes it."""
-    return MaskedDiffusionEngine(DEFAULT_CHECKPOINT, threads=1)
+    return MaskedDiffusionEngine(DEFAULT_CHECKPOINT, LoadOptions(threads=1))
 
 
 @pytest.fixture()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from model.checkpoint import DEFAULT_CHECKPOINT
+from model.engine import LoadOptions
 from model.masked_engine import MaskedDiffusionEngine
 from model.serve.batcher import Batcher, Job
 from model.wire.protocol import ErrorReply, FillRequest, FillResult, SamplerSettings
@@ -42,7 +43,7 @@ TINY_REQUESTS = [
 def test_a_tiny_engine_fills_the_same_batched_as_alone(tiny_checkpoint: Path, shift: bool) -> None:
     """Every kind of pass a fill makes (its gap's columns, a cached pass alone, a draft scored at
     every column) goes through the batch and comes back as the engine makes it alone."""
-    engine = MaskedDiffusionEngine(tiny_checkpoint, threads=1)
+    engine = MaskedDiffusionEngine(tiny_checkpoint, LoadOptions(threads=1))
     engine.model.config.shift_logits = shift
     batcher = Batcher(engine, gather_s=0.05)
     answers = _answers(batcher, TINY_REQUESTS)
@@ -57,7 +58,7 @@ def test_a_tiny_engine_fills_the_same_batched_as_alone(tiny_checkpoint: Path, sh
 
 @pytest.fixture(scope="module")
 def engines() -> tuple[MaskedDiffusionEngine, Batcher]:
-    engine = MaskedDiffusionEngine(DEFAULT_CHECKPOINT, threads=1)
+    engine = MaskedDiffusionEngine(DEFAULT_CHECKPOINT, LoadOptions(threads=1))
     return engine, Batcher(engine, gather_s=0.05)  # the same engine serves alone and batched
 
 
