@@ -76,9 +76,10 @@ class BatchedModel:
         return self._model.new_cache()
 
 
-def _note_truncation(req: FillRequest, n_prefix: int, n_suffix: int, limit: int) -> None:
+def _note_truncation(req: FillRequest, around: tuple[int, int], limit: int) -> None:
     """A request longer than the context window is cut to fit (fit_window), never refused: say so.
     Token counts only; the text of a document never goes to the log."""
+    n_prefix, n_suffix = around
     need = n_prefix + n_suffix + 2 + max(req.budgets)
     if need > limit:
         log.info(
@@ -122,11 +123,10 @@ class MaskedDiffusionEngine:
         req = replace(req, sampler=self._settings(req))  # resolved once: every step below sees these
         model: Denoiser = self.model if passes is None else BatchedModel(self.model, passes)
         sp = self.tok.specials
-        prefix, suffix = self.tok.encode(req.prefix), self.tok.encode(req.suffix)
-        _note_truncation(req, len(prefix), len(suffix), self.limit)
         if req.draft is not None:
             return self._revise(model, req, start, stop)
         windows = self.windows.fill(req, self.limit)  # the gap's edges healed (model/boundary.py)
+        _note_truncation(req, windows.around, self.limit)
         ids, gap, key_padding = self._batch(windows.layouts)
         sample = infill(model, ids, gap, req.sampler, sp, key_padding, stop, windows.allowed)
         return self._result(req.id, sample, windows.layouts, start, windows.edges)
@@ -148,6 +148,7 @@ class MaskedDiffusionEngine:
         """Re-mask the draft's tokens that overlap req.remask and denoise only those."""
         sp = self.tok.specials
         rev = self.windows.revision(req, self.limit)  # the draft with its healed edges (model/windows.py)
+        _note_truncation(req, rev.around, self.limit)
         window, (span,) = rev.window, rev.window.spans
         ids, gap, _ = self._batch([window])
         chosen = torch.zeros_like(gap)

@@ -33,6 +33,7 @@ class Windows:
     layouts: list[Layout]
     edges: list[Edges]  # one per hole
     allowed: Allowed = field(default_factory=list)
+    around: tuple[int, int] = (0, 0)  # tokens of the text before the first hole and after the last
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Revision:
     edges: Edges
     allowed: Allowed
     remask_all: bool  # no draft: every position is written
+    around: tuple[int, int] = (0, 0)  # tokens of the text before the draft and after it
 
 
 class WindowMaker:
@@ -91,19 +93,19 @@ class WindowMaker:
         else:
             layouts = [fit_window(prefix, suffix, b, room, sp.eos, sp.start) for b in req.budgets]
         layouts = [with_context(lay, lead) for lay in layouts]
-        return Windows(layouts, edges, self._allowed(layouts, edges))
+        return Windows(layouts, edges, self._allowed(layouts, edges), (len(prefix), len(suffix)))
 
     def revision(self, req: FillRequest, limit: int) -> Revision:
         """The draft between the request's prefix and suffix, encoded with its edges as the whole file would be."""
         sp = self.tok.specials
         (before, after), (edges,) = self._split([req.prefix, req.suffix])
         enc = self.tok.tok.encode(edges.lead + (req.draft or "") + edges.trail, add_special_tokens=False)
-        window = fit_window(
-            self.tok.encode(before), self.tok.encode(after), max(1, len(enc.ids)), limit, sp.eos, sp.start
-        )
+        prefix, suffix = self.tok.encode(before), self.tok.encode(after)
+        window = fit_window(prefix, suffix, max(1, len(enc.ids)), limit, sp.eos, sp.start)
         (span,) = window.spans
         draft = (enc.ids or [sp.mask])[: span.length]
         window.ids[span.start : span.start + len(draft)] = draft
         shift = len(edges.lead)
         offsets = [(a - shift, b - shift) for a, b in enc.offsets[: span.length]]
-        return Revision(window, offsets, edges, self._allowed([window], [edges]), remask_all=not req.draft)
+        allowed = self._allowed([window], [edges])
+        return Revision(window, offsets, edges, allowed, remask_all=not req.draft, around=(len(prefix), len(suffix)))
