@@ -17,6 +17,7 @@ or the masked engine's view of it whose passes run in a shared batch (model/mask
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,6 +75,12 @@ def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return torch.zeros_like(probs).scatter(-1, idx, sorted_p) / sorted_p.sum(-1, keepdim=True)
 
 
+@functools.lru_cache(maxsize=16)
+def _index(ids: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """The ids as an index tensor on `device`, made once rather than copied up at every step."""
+    return torch.tensor(ids, dtype=torch.long, device=device)
+
+
 def choose(
     logits: torch.Tensor,
     s: SamplerSettings,
@@ -86,7 +93,7 @@ def choose(
     A position whose choice is the filler token scores below every other, so a gap's content is
     committed before its padding: otherwise confident fillers fill a gap first and leave it empty."""
     logits = logits.float()
-    logits[..., torch.tensor(specials.never, dtype=torch.long, device=logits.device)] = float("-inf")
+    logits[..., _index(specials.never, logits.device)] = float("-inf")
     probs = torch.softmax(logits, dim=-1)
     if s.temperature > 0:
         sampling = _top_p(torch.softmax(logits / s.temperature, dim=-1), s.top_p)
