@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from lsp.fill.gaps import Budgets, Gap, line_end, line_start, placeholder_gaps
+from lsp.fill.gaps import Budgets, Gap, line_end, line_start, placeholder_gaps, placeholders_near
 
 FILL_BODY = "Fill body"
 FILL_ALL = "Fill all gaps in file"
@@ -93,6 +93,9 @@ def gaps_to_fill(data: ActionData, language_id: str, text: str, budgets: Budgets
     """The gaps a "body", "all" or "rewrite" action fills together (a refine rewrites in place)."""
     if data.action == "rewrite":
         return [rewrite_gap(text, data.start, data.end)]
+    if data.action == "body":  # found in its own region: no query over the whole file
+        near = placeholders_near(language_id, text, data.start, data.end, budgets, tree)
+        return [g for g in near if g.start == data.start]
     return [
         g for g in placeholder_gaps(language_id, text, budgets, tree) if data.action == "all" or g.start == data.start
     ]
@@ -100,5 +103,6 @@ def gaps_to_fill(data: ActionData, language_id: str, text: str, budgets: Budgets
 
 def body_on_line(language_id: str, text: str, at: int, tree: ts.Tree | None) -> Gap | None:
     """The first placeholder body that starts on the line beginning at offset `at`."""
-    on_line = [g for g in placeholder_gaps(language_id, text, tree=tree) if at <= g.start <= line_end(text, at)]
+    near = placeholders_near(language_id, text, at, line_end(text, at), tree=tree)
+    on_line = [g for g in near if at <= g.start <= line_end(text, at)]
     return on_line[0] if on_line else None

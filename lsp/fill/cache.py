@@ -15,9 +15,14 @@ from dataclasses import dataclass, replace
 from lsp.fill.gaps import Gap
 from lsp.fill.pipeline import Suggestion
 
+_last: tuple[str, str] = ("", "")  # the last text digested, and its digest: a request asks twice
+
 
 def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    global _last
+    if _last[0] is not text:
+        _last = (text, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest())
+    return _last[1]
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ Offsets are character offsets into the document text. A gap replaces text[start:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import tree_sitter as ts
 
+from lsp.fill.region import cached_region
 from lsp.fill.syntax import ByteIndex, captured, grammar, parse
 
 BODY_BUDGETS = (8, 16, 32, 48)  # tokens; the model pads what it does not use with null tokens
@@ -92,12 +93,29 @@ def placeholder_gaps(
     return gaps
 
 
+def placeholders_near(
+    language_id: str,
+    text: str,
+    start: int,
+    end: int,
+    budgets: Budgets = DEFAULT_BUDGETS,
+    tree: ts.Tree | None = None,
+) -> list[Gap]:
+    """The placeholder bodies in the region of text[start:end] (lsp/fill/region.py: the top-level
+    statements there), found in that region alone: a query's cost is the region's, not the file's."""
+    region = cached_region(language_id, text, start, end, tree)
+    found = placeholder_gaps(language_id, region.text, budgets, region.tree)
+    return [replace(g, start=region.to_document(g.start), end=region.to_document(g.end)) for g in found]
+
+
 def find_gap(
     language_id: str, text: str, offset: int, budgets: Budgets = DEFAULT_BUDGETS, tree: ts.Tree | None = None
 ) -> Gap:
-    """The gap at the cursor: the placeholder body on its line, else its blank line, else the rest of its line."""
+    """The gap at the cursor: the placeholder body on its line, else its blank line, else the rest of its line.
+
+    Placeholders are looked for in the cursor line's region only, not the whole file."""
     start_of_line, end_of_line = line_start(text, offset), line_end(text, offset)
-    for gap in placeholder_gaps(language_id, text, budgets, tree):
+    for gap in placeholders_near(language_id, text, start_of_line, end_of_line, budgets, tree):
         if line_start(text, gap.start) == start_of_line:
             return gap
     line = text[start_of_line:end_of_line]

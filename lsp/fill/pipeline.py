@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 import tree_sitter as ts
 
 from lsp.fill.gaps import Gap
-from lsp.fill.postprocess import clean, error_ranges, longest_parsing_prefix, parses
-from lsp.fill.syntax import error_nodes, parse
+from lsp.fill.postprocess import clean, error_ranges, longest_parsing_prefix, parses, parses_worse
+from lsp.fill.trees import edited, reparse
 from lsp.worker.client import WorkerClient
 from model.wire.protocol import Candidate, SamplerSettings
 from model.wire.sampling import SAMPLER_DEFAULTS
@@ -104,7 +104,9 @@ async def fill_gap(
         return Outcome(whole, raw, "whole")
     if cleaned:
         draft = cleaned[0][0]
-        repaired = await _repair(worker, language_id, document, gap, prefix, suffix, draft, sampler, context, profile)
+        repaired = await _repair(
+            worker, language_id, document, gap, prefix, suffix, draft, sampler, context, profile, tree
+        )
         if repaired is not None:
             return Outcome(repaired, raw, "repaired")
     more: list[tuple[str, Candidate]] = []
@@ -118,7 +120,7 @@ async def fill_gap(
         if whole is not None:
             return Outcome(whole, raw, "resampled")
     for text, cand in cleaned + more:
-        cut = longest_parsing_prefix(language_id, document, gap, text)
+        cut = longest_parsing_prefix(language_id, document, gap, text, tree)
         if cut:
             return Outcome(Suggestion(gap, cut, cand.mean_confidence, doubtful_spans(cut, cand, tau)), raw, "cut")
     log.info("no candidate of %d parses for a %s gap", len(cleaned) + len(more), gap.kind)
@@ -152,10 +154,11 @@ async def _repair(
     sampler: SamplerSettings,
     context: str = "",
     profile: str = "full",
+    tree: ts.Tree | None = None,
 ) -> Suggestion | None:
     """Re-mask the tokens under the draft's syntax errors and let the model rewrite just those."""
     for _ in range(REPAIR_ROUNDS):
-        ranges = error_ranges(language_id, document, gap, text)
+        ranges = error_ranges(language_id, document, gap, text, tree)
         if not ranges:
             return None
         revised = await worker.fill(
@@ -165,7 +168,7 @@ async def _repair(
             return None
         best = revised.candidates[0]
         text = clean(best.text, gap, suffix)
-        if parses(language_id, document, gap, text):
+        if parses(language_id, document, gap, text, tree):
             return Suggestion(gap, text, best.mean_confidence, doubtful_spans(text, best, tau_of(sampler)))
     return None
 
@@ -192,29 +195,41 @@ async def refine_span(
 
 
 async def fill_in_turn(
-    worker: WorkerClient, language_id: str, document: str, gaps: list[Gap], sampler: SamplerSettings
+    worker: WorkerClient,
+    language_id: str,
+    document: str,
+    gaps: list[Gap],
+    sampler: SamplerSettings,
+    tree: ts.Tree | None = None,
 ) -> tuple[list[Suggestion], str]:
     """Fill gaps last to first, each seeing the fills after it; offsets before each gap stay valid,
     so the suggestions (returned in document order, with the filled document) are all edits of
-    the original document."""
+    the original document. `tree`, the document's, is edited along."""
     filled: list[Suggestion] = []
     for gap in reversed(gaps):
-        suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
+        suggestion = (await fill_gap(worker, language_id, document, gap, sampler, tree)).suggestion
         if suggestion is not None:
+            if tree is not None:  # the next gap's region is found in this tree, kept current
+                tree = reparse(language_id, *edited(tree, document, gap.start, gap.end, suggestion.text))
             document = apply(document, suggestion)
             filled.append(suggestion)
     return filled[::-1], document
 
 
 async def fill_jointly(
-    worker: WorkerClient, language_id: str, document: str, gaps: list[Gap], sampler: SamplerSettings
+    worker: WorkerClient,
+    language_id: str,
+    document: str,
+    gaps: list[Gap],
+    sampler: SamplerSettings,
+    tree: ts.Tree | None = None,
 ) -> tuple[list[Suggestion], str]:
     """Fill every gap in one request: the worker denoises all of them in one batch, neighbours
     sharing a window (each sees the others' drafts). A hole whose candidates do not parse is then
     filled alone, through fill_gap's repair chain. Each fill is checked in the document as it was,
     and the result as a whole must not parse worse than that; else the gaps are filled in turn."""
     if len(gaps) < 2:
-        return await fill_in_turn(worker, language_id, document, gaps, sampler)
+        return await fill_in_turn(worker, language_id, document, gaps, sampler, tree)
     result = await worker.fill(
         document[max(0, gaps[0].start - PREFIX_CHARS) : gaps[0].start],
         document[gaps[-1].end : gaps[-1].end + SUFFIX_CHARS],
@@ -227,19 +242,17 @@ async def fill_jointly(
     for i, gap in enumerate(gaps):
         suffix = document[gap.end : gap.end + SUFFIX_CHARS]
         mine = [(t, c) for c in result.candidates if c.hole == i and (t := clean(c.text, gap, suffix))]
-        suggestion = _first_parsing(language_id, document, gap, mine, tau_of(sampler))
+        suggestion = _first_parsing(language_id, document, gap, mine, tau_of(sampler), tree)
         if suggestion is None:
-            suggestion = (await fill_gap(worker, language_id, document, gap, sampler)).suggestion
+            suggestion = (await fill_gap(worker, language_id, document, gap, sampler, tree)).suggestion
         if suggestion is not None:
             filled.append(suggestion)
     after = document
     for suggestion in reversed(filled):
         after = apply(after, suggestion)
-    if len(error_nodes(parse(language_id, after), language_id)) > len(
-        error_nodes(parse(language_id, document), language_id)
-    ):
+    if parses_worse(language_id, document, [(s.gap.start, s.gap.end, s.text) for s in filled], tree):
         log.info("joint fills parse alone but not together; filling in turn")
-        return await fill_in_turn(worker, language_id, document, gaps, sampler)
+        return await fill_in_turn(worker, language_id, document, gaps, sampler, tree)
     return filled, after
 
 

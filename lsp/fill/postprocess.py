@@ -11,8 +11,8 @@ from collections.abc import Callable
 import tree_sitter as ts
 
 from lsp.fill.gaps import Gap
+from lsp.fill.region import cached_region
 from lsp.fill.syntax import ByteIndex, error_nodes, grammar, insertion_parses, parse, strictly_clean
-from lsp.fill.trees import edited, reparse
 
 Filter = Callable[[str, Gap, str], str]
 
@@ -66,23 +66,23 @@ def parses(
     whole_file: bool = False,
 ) -> bool:
     """The insertion parses in context and, for a body, holds at least one real statement; with
-    `whole_file`, the whole document must then parse too (an insertion may mend a broken one).
+    `whole_file`, its region must then parse without any error (an insertion may mend a broken one).
 
-    With the document's tree, the insertion is parsed incrementally from a copy of it."""
+    Checked in the gap's region (lsp/fill/region.py), found once per gap from the document's tree
+    (`document_tree`, or a parse when the caller has none); the rest of the file, which the
+    insertion cannot change, is not looked at."""
     if not text.strip():
         return False
-    end = gap.start + len(text)
-    if document_tree is not None:
-        edited_tree, after = edited(document_tree, document, gap.start, gap.end, text)
-        tree = reparse(language_id, edited_tree, after)
-    else:
-        after = document[: gap.start] + text + document[gap.end :]
-        tree = parse(language_id, after)
-    if not insertion_parses(language_id, document, after, gap.start, end, tree, document_tree):
+    region = cached_region(language_id, document, gap.start, gap.end, document_tree)
+    start, old_end = gap.start - region.start, gap.end - region.start
+    end = start + len(text)
+    after = region.text[:start] + text + region.text[old_end:]
+    tree = parse(language_id, after)
+    if not insertion_parses(language_id, region.text, after, start, end, tree, region.tree):
         return False
     if whole_file and (error_nodes(tree, language_id) or not strictly_clean(language_id, after)):
         return False
-    return gap.kind != "body" or adds_code(language_id, after, tree, gap.start, end)
+    return gap.kind != "body" or adds_code(language_id, after, tree, start, end)
 
 
 def adds_code(language_id: str, after: str, tree: ts.Tree, start: int, end: int) -> bool:
@@ -110,25 +110,56 @@ def _is_trivia(node: ts.Node, trivia: set[int]) -> bool:
     return True
 
 
-def error_ranges(language_id: str, document: str, gap: Gap, text: str) -> list[tuple[int, int]]:
+def error_ranges(
+    language_id: str, document: str, gap: Gap, text: str, document_tree: ts.Tree | None = None
+) -> list[tuple[int, int]]:
     """Character ranges of the insertion under syntax errors, widened by one character each side
-    so a MISSING node (zero width) still covers the tokens around it."""
-    after = document[: gap.start] + text + document[gap.end :]
+    so a MISSING node (zero width) still covers the tokens around it. (In the gap's region: an
+    error elsewhere in the file cannot lie in the insertion.)"""
+    region = cached_region(language_id, document, gap.start, gap.end, document_tree)
+    at = gap.start - region.start
+    after = region.text[:at] + text + region.text[gap.end - region.start :]
     index = ByteIndex(after)
     ranges = []
     for node in error_nodes(parse(language_id, after), language_id):
-        start = index.to_char(node.start_byte) - gap.start - 1
-        end = index.to_char(node.end_byte) - gap.start + 1
+        start = index.to_char(node.start_byte) - at - 1
+        end = index.to_char(node.end_byte) - at + 1
         if end > 0 and start < len(text):
             ranges.append((max(0, start), min(len(text), end)))
     return ranges
 
 
-def longest_parsing_prefix(language_id: str, document: str, gap: Gap, text: str) -> str:
+def longest_parsing_prefix(
+    language_id: str, document: str, gap: Gap, text: str, document_tree: ts.Tree | None = None
+) -> str:
     """The insertion cut to its longest run of leading whole lines that parses in context, or ''."""
     lines = text.split("\n")
     for n in range(len(lines), 0, -1):
         candidate = "\n".join(lines[:n]).rstrip()
-        if parses(language_id, document, gap, candidate):
+        if parses(language_id, document, gap, candidate, document_tree):
             return candidate
     return ""
+
+
+def parses_worse(
+    language_id: str, document: str, edits: list[tuple[int, int, str]], document_tree: ts.Tree | None = None
+) -> bool:
+    """Whether the document with every edit (start, end, text; apart, in order) applied has more
+    error nodes than without: counted in the edits' regions, merged where they overlap, since
+    outside them nothing changes."""
+    regions = [cached_region(language_id, document, s, e, document_tree) for s, e, _ in edits]
+    spans: list[list[int]] = []
+    for r in sorted(regions, key=lambda r: r.start):
+        if spans and r.start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], r.end)
+        else:
+            spans.append([r.start, r.end])
+    before = after = 0
+    for a, b in spans:
+        mine = [(s, e, t) for s, e, t in edits if a <= s and e <= b]
+        text = piece = document[a:b]
+        for s, e, t in reversed(mine):
+            piece = piece[: s - a] + t + piece[e - a :]
+        before += len(error_nodes(parse(language_id, text), language_id))
+        after += len(error_nodes(parse(language_id, piece), language_id))
+    return after > before

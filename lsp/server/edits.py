@@ -3,6 +3,7 @@ shared by `codeAction/resolve` and the fillgap.fillBody / fillgap.fillAll comman
 
 from __future__ import annotations
 
+import tree_sitter as ts
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.workspace import TextDocument
@@ -34,7 +35,7 @@ async def edit_for(ls: FillgapServer, data: ActionData) -> types.WorkspaceEdit |
     if data.action == "refine":
         return await _refine_edit(ls, doc, data)
     tree = ls.trees.tree(doc.uri, language, text) if data.action != "rewrite" else None
-    filled = await fill_gaps(ls, language, text, gaps_to_fill(data, language, text, ls.settings.budgets, tree))
+    filled = await fill_gaps(ls, language, text, gaps_to_fill(data, language, text, ls.settings.budgets, tree), tree)
     if not filled or (doc.version or 0) != data.version:
         return None
     changes = [(_range(doc, s.gap.start, s.gap.end), s.text) for s in filled]
@@ -58,10 +59,12 @@ async def _refine_edit(ls: FillgapServer, doc: TextDocument, data: ActionData) -
     return workspace_edit(doc.uri, data.version, [(_range(doc, gap.start, gap.end), refined.text)])
 
 
-async def fill_gaps(ls: FillgapServer, language: str, text: str, gaps: list[Gap]) -> list[Suggestion]:
+async def fill_gaps(
+    ls: FillgapServer, language: str, text: str, gaps: list[Gap], tree: ts.Tree | None = None
+) -> list[Suggestion]:
     try:
         worker = await start_worker(ls)
-        filled, _ = await fill_jointly(worker, language, text, gaps, ls.settings.sampler)
+        filled, _ = await fill_jointly(worker, language, text, gaps, ls.settings.sampler, tree)
         return filled
     except WorkerUnavailable as exc:
         tell_worker_failed(ls, exc)

@@ -7,7 +7,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import TextDocument, Workspace
 
-from lsp.server.documents import lsp_lines
+from lsp.server.documents import LspTextDocument, lsp_lines
 
 
 def open_document(workspace: Workspace, uri: str) -> TextDocument:
@@ -26,12 +26,16 @@ def line_length(line: str, encoding: str | None) -> int:
 
 
 def check_position(doc: TextDocument, pos: types.Position, encoding: str | None) -> None:
-    lines = lsp_lines(doc.source) + [""]  # the position just past a final line break is on a line of its own
-    if doc.source and not doc.source.endswith(("\n", "\r")):
-        lines.pop()
-    if pos.line < 0 or pos.character < 0 or pos.line >= len(lines):
-        raise JsonRpcInvalidParams(f"position {pos.line}:{pos.character} is outside the document ({len(lines)} lines)")
-    if pos.character > line_length(lines[pos.line].rstrip("\r\n"), encoding):
+    if isinstance(doc, LspTextDocument):  # its line index: a line's cost, not the document's
+        count, line = doc.row_count(), (doc.row_text(pos.line) if 0 <= pos.line < doc.row_count() else "")
+    else:
+        lines = lsp_lines(doc.source) + [""]  # the position just past a final line break is on a line of its own
+        if doc.source and not doc.source.endswith(("\n", "\r")):
+            lines.pop()
+        count, line = len(lines), (lines[pos.line] if 0 <= pos.line < len(lines) else "")
+    if pos.line < 0 or pos.character < 0 or pos.line >= count:
+        raise JsonRpcInvalidParams(f"position {pos.line}:{pos.character} is outside the document ({count} lines)")
+    if pos.character > line_length(line.rstrip("\r\n"), encoding):
         raise JsonRpcInvalidParams(f"position {pos.line}:{pos.character} is past the end of its line")
 
 

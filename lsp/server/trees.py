@@ -1,6 +1,7 @@
 """Each open document's tree-sitter tree, kept current as the user types: every LSP content change
 is applied with `Tree.edit` and the document re-parsed incrementally from the old tree, not from
-scratch (the editing itself is lsp/fill/trees.py, which candidate checks share).
+scratch (the editing itself is lsp/fill/trees.py). Candidate checks use this tree only to find
+their region (lsp/fill/region.py).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def test_a_ten_megabyte_file_with_a_hundred_thousand_character_line(
 ) -> None:
     server = _start(serve, None)
     path = tmp_path / "big.py"
-    size = 10_000_000 if SOAK else 1_000_000  # 10 MB: about 2 minutes on two shared cores, FILLGAP_SOAK=1
+    size = 10_000_000 if SOAK else 1_000_000  # 10 MB: about 30 s on two shared cores, FILLGAP_SOAK=1
     filler = "".join(f"def f{i}(x):\n    return x + {i}  # {'é' * (i % 7)}\n\n" for i in range(size // 38))
     long_line = "DATA = '" + "ab😀" * 33_333 + "'\n"
     text = long_line + filler[:size] + "\n\n" + FUNC

@@ -66,8 +66,12 @@ def test_in_a_document_cpython_rejects_the_insertion_may_not_cause_the_error() -
     assert parses("python", doc, gap, "x += 1")
     assert not parses("python", doc, gap, "x += 1\n  y = 2")  # a dedent CPython rejects, tree-sitter may not
     broken_above = "def g(:\n    pass\n\n" + doc
-    shifted = Gap("lines", at + 19, at + 19, "        ", LINE_BUDGETS)
+    shifted = Gap("lines", at + 18, at + 18, "        ", LINE_BUDGETS)  # the same place, 18 characters down
     assert parses("python", broken_above, shifted, "x += 1")
+    # One character further is the start of `    return 0`: CPython's first error, above, no longer
+    # hides what the insertion does there (it is checked in its own region now).
+    past = Gap("lines", at + 19, at + 19, "        ", LINE_BUDGETS)
+    assert not parses("python", broken_above, past, "x += 1")
 
 
 def test_whole_file_check_prefers_an_insertion_that_mends_the_document() -> None:
