@@ -148,8 +148,12 @@ class ChildWorker:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def connect(self, timeout: float, progress: ProgressFn | None = None) -> Link:
+        # `python -m` puts the working directory first on sys.path, and the editor starts the server in the
+        # user's project, whose typing.py or model/ would shadow the worker's own imports. PYTHONSAFEPATH
+        # (Python 3.11+, as -P) leaves it out, and the cwd stays the user's, so a relative --model still resolves.
         proc = await asyncio.create_subprocess_exec(
-            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=STREAM_LIMIT
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=STREAM_LIMIT,
+            env={**os.environ, "PYTHONSAFEPATH": "1"},
         )
         self.proc = proc
         assert proc.stdout is not None and proc.stdin is not None

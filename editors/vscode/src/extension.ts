@@ -13,10 +13,11 @@ import {
   ServerOptions,
   ShowMessageNotification,
   State,
-  TransportKind,
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
 } from "vscode-languageclient/node";
+import { pipeStderr, pipeStdout, TraceChannel } from "./channels";
+import { drawable, finishAccept, FINISH_ACCEPT, watchSaves } from "./inline";
 import { resolveServer, Host } from "./serverPath";
 import { RESTART_KEYS, toServerSettings, userValue } from "./settings";
 import { ServerStatus, StatusModel } from "./status";
@@ -24,6 +25,8 @@ import { ServerStatus, StatusModel } from "./status";
 const SECTION = "fillgap";
 let client: LanguageClient | undefined;
 let item: vscode.StatusBarItem;
+let channel: vscode.LogOutputChannel;
+let traceChannel: TraceChannel;
 const status = new StatusModel();
 
 function render(): void {
@@ -78,26 +81,34 @@ async function start(): Promise<void> {
     void vscode.window.showErrorMessage(where.message);
     return;
   }
-  const serverOptions: ServerOptions = { command: where.command, args: where.args, transport: TransportKind.stdio };
-  const languages = cfg.get<string[]>("languages") ?? ["python"];
+  // No transport: the client would append --stdio (which `fillgap serve` takes, but older ones
+  // did not); a command without one is spawned and spoken to on stdio all the same.
+  const serverOptions: ServerOptions = { command: where.command, args: where.args };
+  // Default (package.json): every language the server has a grammar for, as its activationEvents.
+  const languages = cfg.get<string[]>("languages") ?? [];
   const clientOptions: LanguageClientOptions = {
     documentSelector: languages.flatMap((language) => [
       { scheme: "file", language },
       { scheme: "untitled", language },
     ]),
     initializationOptions: serverSettings(),
-    outputChannelName: "fillgap",
+    outputChannel: channel,
+    traceOutputChannel: traceChannel,
+    stdioOptions: { stderr: pipeStderr, stdout: pipeStdout },
     middleware: {
-      // Only answered requests count: a superseded one (typing on) says nothing about speed.
       provideInlineCompletionItems: async (document, position, context, token, next) => {
         const t0 = Date.now();
         const result = await next(document, position, context, token);
         const items = Array.isArray(result) ? result : result?.items;
+        // Only answered requests count: a superseded one (typing on) says nothing about speed.
         if (!token.isCancellationRequested && items && items.length > 0) {
           status.requestDone("suggestion", Date.now() - t0);
           render();
         }
-        return result;
+        if (!items || context.selectedCompletionInfo) {
+          return result; // with the popup open VS Code takes only items extending its selected entry
+        }
+        return items.map((i) => drawable(document, position, i));
       },
       resolveCodeAction: (action, token, next) => timed(action.title, async () => next(action, token)),
     },
@@ -227,14 +238,20 @@ async function rewriteSelection(): Promise<void> {
   await vscode.workspace.applyEdit(rewrite.edit);
 }
 
+// The server's shutdown waits for its private worker to stop (up to 5 s); the client's default 2 s
+// ran out under load, and the failed stop then kept the new server from starting.
+const STOP_TIMEOUT_MS = 10_000;
+
 async function restart(): Promise<void> {
   const old = client;
   client = undefined;
-  await old?.stop();
+  await old?.stop(STOP_TIMEOUT_MS).catch((e: unknown) => channel.warn(`stopping the server: ${String(e)}`));
   await start();
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  channel = vscode.window.createOutputChannel("fillgap", { log: true });
+  traceChannel = new TraceChannel(channel);
   item = vscode.window.createStatusBarItem("fillgap.status", vscode.StatusBarAlignment.Right, 100);
   item.name = "fillgap";
   item.command = "fillgap.showStatus";
@@ -243,6 +260,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const uri = (editor: vscode.TextEditor) => client!.code2ProtocolConverter.asUri(editor.document.uri);
   context.subscriptions.push(
     item,
+    channel,
+    traceChannel,
+    vscode.commands.registerCommand(FINISH_ACCEPT, finishAccept),
+    watchSaves(),
     vscode.commands.registerCommand("fillgap.showStatus", () => refreshStatus(true)),
     vscode.commands.registerCommand("fillgap.fillBodyAtCursor", () =>
       serverCommand("Fill body", "fillgap.fillBody", (e) => [uri(e), e.selection.active.line]),
@@ -271,5 +292,5 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  await client?.stop(STOP_TIMEOUT_MS);
 }

@@ -39,6 +39,14 @@ export interface SamplerSettings {
   temperature?: number;
   seed?: number;
   threshold?: number;
+  // Block-diffusion (DiffusionGemma) only; a masked-diffusion worker refuses them when set.
+  entropy_bound?: number;
+  t_max?: number;
+  t_min?: number;
+  max_denoising_steps?: number;
+  stability_threshold?: number;
+  confidence_threshold?: number;
+  infill?: "instruction" | "inpainting";
 }
 
 export interface WorkerSettings {
@@ -54,7 +62,7 @@ export interface ServerSettings {
   debounce_ms?: number;
   snippets?: "auto" | "on" | "off";
   sampler?: SamplerSettings;
-  typing?: { enabled: boolean };
+  typing?: { enabled?: boolean; max_denoising_steps?: number };
   worker?: WorkerSettings;
 }
 
@@ -65,14 +73,21 @@ const TOP: ReadonlyArray<[string, keyof ServerSettings]> = [
   ["debounceMs", "debounce_ms"],
   ["snippets", "snippets"],
 ];
-const SAMPLER: ReadonlyArray<[string, keyof SamplerSettings]> = [
+const SAMPLER: ReadonlyArray<[string, Exclude<keyof SamplerSettings, "infill">]> = [
   ["sampler.steps", "steps"],
   ["sampler.refineRounds", "refine_rounds"],
   ["sampler.tau", "tau"],
   ["sampler.temperature", "temperature"],
   ["sampler.seed", "seed"],
   ["sampler.threshold", "threshold"],
+  ["sampler.entropyBound", "entropy_bound"],
+  ["sampler.tMax", "t_max"],
+  ["sampler.tMin", "t_min"],
+  ["sampler.maxDenoisingSteps", "max_denoising_steps"],
+  ["sampler.stabilityThreshold", "stability_threshold"],
+  ["sampler.confidenceThreshold", "confidence_threshold"],
 ];
+const INFILLS = new Set(["instruction", "inpainting"]);
 const SNIPPETS = new Set(["auto", "on", "off"]);
 
 function isNumber(v: unknown): v is number {
@@ -107,12 +122,24 @@ export function toServerSettings(get: Lookup): ServerSettings {
       sampler[key] = v;
     }
   }
+  const infill = get("sampler.infill");
+  if (typeof infill === "string" && INFILLS.has(infill)) {
+    sampler.infill = infill as SamplerSettings["infill"];
+  }
   if (Object.keys(sampler).length > 0) {
     out.sampler = sampler;
   }
-  const typing = get("typing.enabled");
-  if (typeof typing === "boolean") {
-    out.typing = { enabled: typing };
+  const typing: NonNullable<ServerSettings["typing"]> = {};
+  const enabled = get("typing.enabled");
+  if (typeof enabled === "boolean") {
+    typing.enabled = enabled;
+  }
+  const steps = get("typing.maxDenoisingSteps");
+  if (isNumber(steps) && Number.isInteger(steps) && steps >= 1) {
+    typing.max_denoising_steps = steps;
+  }
+  if (Object.keys(typing).length > 0) {
+    out.typing = typing;
   }
   const worker = toWorkerSettings(get);
   if (Object.keys(worker).length > 0) {

@@ -79,3 +79,27 @@ test("settings left at their defaults send nothing: no steps, no device", () => 
   const settings = toServerSettings((key) => userValue(inspected[key]));
   assert.deepEqual(settings, { sampler: { tau: 0.5 } });
 });
+
+test("block-diffusion settings go out under the server's names, only when set and well formed", () => {
+  const settings = from({
+    "sampler.entropyBound": 0.2,
+    "sampler.tMax": 0.9,
+    "sampler.tMin": 0.3,
+    "sampler.maxDenoisingSteps": 32,
+    "sampler.stabilityThreshold": 0,
+    "sampler.confidenceThreshold": 0.01,
+    "sampler.infill": "inpainting",
+  });
+  assert.deepEqual(settings.sampler, {
+    entropy_bound: 0.2,
+    t_max: 0.9,
+    t_min: 0.3,
+    max_denoising_steps: 32,
+    stability_threshold: 0,
+    confidence_threshold: 0.01,
+    infill: "inpainting",
+  });
+  assert.deepEqual(from({ "sampler.infill": "guess", "sampler.tMax": null }), {});
+  assert.deepEqual(from({ "typing.maxDenoisingSteps": 12 }).typing, { max_denoising_steps: 12 });
+  assert.deepEqual(from({ "typing.maxDenoisingSteps": 0 }), {});
+});
