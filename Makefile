@@ -42,7 +42,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # --- editors/ (issue 7) ---
-.PHONY: vscode nvim-screenshot
+.PHONY: vscode nvim-screenshot vscode-screenshot
 
 # The VS Code extension: build, lint, unit tests and a .vsix (Node 20 + npm; no VS Code download).
 vscode:
@@ -51,6 +51,24 @@ vscode:
 # Redraw editors/nvim/ghost-text.png: Neovim in tmux showing a suggestion from the shipped model.
 nvim-screenshot: setup
 	$(PY) -m tests.editors.screenshot
+
+# Redraw editors/vscode/ghost-text.png: VS Code (code-server, headless Chromium) showing the same suggestion.
+# Installs Chromium (apt), Node 24, code-server and playwright-core into ~/.cache/fillgap/vscode the first time.
+vscode-screenshot: setup
+	$(PY) -m tests.editors.vscode_screenshot
+
+# --- the GPU session (issue 16): tests/cuda/README.md ---
+.PHONY: device-wheels bench-gemma-tiny
+
+# What the device run carries: transformers as we test it (the device has 5.17) and the regex it needs.
+device-wheels: setup
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d build/device-wheels transformers==5.24.0 regex==2026.11.19
+
+# The DiffusionGemma GPU bench at a tiny shape on this CPU (seconds): the code path, not the numbers.
+bench-gemma-tiny: setup
+	$(PY) -m model.bench.gemma_decode --shape tiny --device cpu --context 24 --canvas 16 --out runs/gemma-bench-tiny
 
 # --- tests/reliability (issue 9) ---
 .PHONY: soak

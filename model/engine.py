@@ -1,12 +1,12 @@
 """What every engine offers the worker: a fill request in, ranked candidates with confidences out.
 
-An engine holds one checkpoint on one device. `load_engine` picks it by the checkpoint's family
-(model/families.py). Today every family is masked diffusion: one bidirectional transformer that
-denoises masked gap tokens (model/masked_engine.py, with its sampler in model/sampler.py). The
-block-diffusion engine (DiffusionGemma: a causal encoder that caches the prompt, a bidirectional
-decoder over a canvas) goes beside it as model/block_engine.py, its sampler below it, one entry
-in ENGINES and its family's `engine` name in model/families.py. Every builder takes the folder
-and one LoadOptions.
+An engine holds one checkpoint on one device (or, for block diffusion with a device_map, across
+several). `load_engine` picks it by the checkpoint's family (model/families.py): masked diffusion
+(one bidirectional transformer that denoises masked gap tokens: model/masked_engine.py, with its
+sampler in model/sampler.py) or block diffusion (DiffusionGemma: a causal encoder that caches the
+prompt, a bidirectional decoder over a canvas: model/block_engine.py, loaded by
+model/gemma_load.py). Every builder takes the folder and one LoadOptions; the block-diffusion
+builder imports transformers, so nothing on the masked path does.
 
 Continuous batching (model/serve/) knows engines only through this interface: it asks the engine
 for its `shared_pass` (the forward pass rows of many fills can share), builds its step loop on it,
@@ -29,6 +29,8 @@ from model.families import UnknownArchitecture, family_of
 from model.wire.protocol import FillRequest, FillResult
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 StopCheck = Callable[[], bool]
 # (ids (B, T), key_padding, (rows, cols) index pairs (N,)) -> (N, V): the logits scoring each
 # pair's token, with the engine's own shift; only those N positions reach the output layer.
@@ -49,6 +51,13 @@ class EngineInfo:
     backend: str  # the attention kernel, e.g. "torch SDPA (float32)"
     parameters: int
     context_tokens: int  # the longest window a fill is fitted to
+    # What `fillgap status` shows of the model besides the above (None: the engine does not say):
+    family: str | None = None  # the checkpoint's family, e.g. "diffusion_gemma"
+    canvas_tokens: int | None = None  # block diffusion: the tokens one canvas denoises
+    experts: int | None = None  # mixture of experts: experts per layer
+    experts_active: int | None = None  # ... and how many each token is routed to (top-k)
+    dtype: str | None = None  # the weights' dtype, e.g. "bfloat16"
+    device_memory: int | None = None  # bytes the weights hold on the accelerator (None: not on one)
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,13 @@ class Passes(Protocol):
 
     def solo(self, fn: Callable[[], T]) -> T:
         """Run `fn` (a pass that cannot share: it carries this fill's key/value cache) between shared passes."""
+        ...
+
+    def group(self, fn: Callable[[list[ItemT]], list[ResultT]], item: ItemT, rows: int = 1) -> ResultT:
+        """fn's answer for `item`, from one call `fn(items) -> results` per step over the items every
+        batched fill posted to the same `fn`: the pass of rows that need more than ids (a block-
+        diffusion decoder step carries a canvas, self-conditioning and its fill's own cache).
+        Counted as one forward pass of sum(rows) rows; run out of memory, it is split in halves."""
         ...
 
 
@@ -106,9 +122,28 @@ class LoadOptions:
     dtype: str = "auto"  # a DTYPES name or auto (see torch_dtype)
     progress: LoadProgress | None = None  # progress(bytes_done, bytes_total, message) while weights are read
     context_tokens: int = 0  # the longest window a fill is fitted to (0: what the model was trained at)
+    # Several GPUs (block diffusion only): passed through to transformers' from_pretrained, which
+    # places the layers (needs accelerate). "auto"/"balanced"/"sequential" or {module: device};
+    # max_memory caps each device, e.g. {0: "20GiB", 1: "20GiB", "cpu": "64GiB"}.
+    device_map: str | dict[str, str | int] | None = None
+    max_memory: dict[str | int, str | int] | None = None
+    quantize: str | None = None  # block diffusion: None, "fp8", "bnb-8bit" or "bnb-4bit" (model/gemma_load.py)
 
 
 EngineBuilder = Callable[[Path, LoadOptions], Engine]
+
+
+def max_memory(spec: str) -> dict[str | int, str | int] | None:
+    """`--max-memory 0=20GiB,1=20GiB,cpu=64GiB` as from_pretrained takes it (GPU indices as ints)."""
+    if not spec:
+        return None
+    out: dict[str | int, str | int] = {}
+    for part in spec.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"--max-memory {spec!r}: expected DEVICE=SIZE[,DEVICE=SIZE...], e.g. 0=20GiB,cpu=64GiB")
+        out[int(key) if key.isdigit() else key] = value
+    return out
 
 
 def _masked_diffusion(folder: Path, options: LoadOptions) -> Engine:
@@ -117,7 +152,25 @@ def _masked_diffusion(folder: Path, options: LoadOptions) -> Engine:
     return MaskedDiffusionEngine(folder, options)
 
 
-ENGINES: dict[str, EngineBuilder] = {"masked-diffusion": _masked_diffusion}  # by Family.engine
+def _block_diffusion(folder: Path, options: LoadOptions) -> Engine:
+    from model.block_engine import BlockDiffusionEngine  # imported here: it imports transformers
+
+    return BlockDiffusionEngine(folder, options)
+
+
+ENGINES: dict[str, EngineBuilder] = {  # by Family.engine
+    "masked-diffusion": _masked_diffusion,
+    "block-diffusion": _block_diffusion,
+}
+
+
+def _weighed(folder: Path, engine: str) -> int:
+    """The parameters the engine will put on the device (block diffusion leaves the vision tower out)."""
+    if engine == "block-diffusion":
+        from model.gemma_folder import text_parameter_count  # stdlib + headers: no transformers
+
+        return text_parameter_count(folder)
+    return parameter_count(folder)
 
 
 def load_engine(
@@ -127,19 +180,31 @@ def load_engine(
     dtype: str = "auto",
     progress: LoadProgress | None = None,
     context_tokens: int = 0,
+    device_map: str | dict[str, str | int] | None = None,
+    max_memory: dict[str | int, str | int] | None = None,
+    quantize: str | None = None,
 ) -> Engine:
     """The engine for the checkpoint in `folder`, chosen by its family. `device`: auto (CUDA, else
     MPS, else CPU) or a torch device name; a checkpoint too large for it is refused before any
     weight is read (model/devices.py). `threads`: torch threads (None: torch's default); `dtype`:
     a DTYPES name or auto (see torch_dtype); `progress(bytes_done, bytes_total, message)` hears
     how the weights' read goes; `context_tokens`: the longest window a fill is fitted to (0: the
-    context the model was trained at, model/masked_engine.py window_tokens)."""
+    context the model was trained at, model/masked_engine.py window_tokens). `device_map`,
+    `max_memory`, `quantize`: see LoadOptions (a device_map leaves placement, and the check that
+    the weights fit, to transformers)."""
     folder = Path(folder)
     try:
         family = family_of(read_config(folder))
     except UnknownArchitecture as exc:
         raise CheckpointError(f"{folder / 'config.json'}: {exc}") from exc
+    if family.engine != "block-diffusion" and (device_map is not None or max_memory or quantize):
+        raise CheckpointError(
+            f"{folder}: --device-map, --max-memory and --quantize apply to DiffusionGemma checkpoints only "
+            f"(this is a {family.name} checkpoint)"
+        )
     where = resolve_device(device)
-    check_fits(str(folder), parameter_count(folder), where, torch_dtype(dtype, where), explicit=device != "auto")
-    options = LoadOptions(where, threads, dtype, progress, context_tokens)
+    if device_map is None:
+        weighed = _weighed(folder, family.engine)
+        check_fits(str(folder), weighed, where, torch_dtype(dtype, where), explicit=device != "auto")
+    options = LoadOptions(where, threads, dtype, progress, context_tokens, device_map, max_memory, quantize)
     return ENGINES[family.engine](folder, options)

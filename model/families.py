@@ -1,7 +1,7 @@
 """Checkpoint families: how each names its config keys and tensors, in one table.
 
-Every family runs on the one architecture in `model.transformer` (Qwen2 layout, bidirectional);
-a family only renames. Our names are the Hugging Face Qwen2/Llama ones.
+Every masked-diffusion family runs on the one architecture in `model.transformer` (Qwen2 layout,
+bidirectional); a family only renames. Our names are the Hugging Face Qwen2/Llama ones.
 
 - fillgap: our own checkpoints.
 - qwen2 / dream: Dream 7B, Dream-Coder 7B, DiffuCoder 7B (model_type "Dream") and Open-dCoder
@@ -10,6 +10,10 @@ a family only renames. Our names are the Hugging Face Qwen2/Llama ones.
   `cat([logits[:, :1], logits[:, :-1]])`).
 - llama: Llama-named tensors, no q/k/v bias, no shift.
 - llada: LLaDA 8B (OLMo-style names under `model.transformer`; `ff_proj` is the SwiGLU gate).
+- diffusion_gemma: DiffusionGemma (block diffusion: a causal encoder caches the prompt, a
+  bidirectional decoder denoises a canvas). It does not run on `model.transformer`: its engine is
+  "block-diffusion" (model/block_engine.py) on transformers' reference modules, loaded by
+  model/gemma_load.py; only the token fields below apply to it.
 """
 
 from __future__ import annotations
@@ -147,6 +151,10 @@ FAMILIES: dict[str, Family] = {
             "clip_qkv": (None,),
         },
     ),
+    # DiffusionGemma: <bos> starts the prompt, <pad> fills what follows an end of text on a canvas
+    # (the reference pads after the first end id), and no token is withheld from the sampler (the
+    # reference samples the whole vocabulary; parity with it needs the same).
+    "diffusion_gemma": Family("diffusion_gemma", engine="block-diffusion", start="bos", filler=("pad", "eos")),
 }
 
 

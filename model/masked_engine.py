@@ -26,7 +26,7 @@ from model.sampler import Denoiser, Sample, infill, revise, score_draft, seeded_
 from model.transformer import DiffusionLM, LayerCache
 from model.windows import Edges, WindowMaker
 from model.wire.protocol import Candidate, FillRequest, FillResult
-from model.wire.sampling import SamplerSettings, for_request, refuse_unknown_options
+from model.wire.sampling import BLOCK_FIELDS, SamplerSettings, for_request, refuse_fields, refuse_unknown_options
 
 log = logging.getLogger("fillgap.worker")
 
@@ -110,7 +110,16 @@ class MaskedDiffusionEngine:
 
     @property
     def info(self) -> EngineInfo:
-        return EngineInfo("masked-diffusion", self.device, self.backend, self.model.num_parameters(), self.limit)
+        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+        return EngineInfo(
+            "masked-diffusion",
+            self.device,
+            self.backend,
+            self.model.num_parameters(),
+            self.limit,
+            family=self.family.name,
+            dtype=dtype,
+        )
 
     def shared_pass(self) -> SharedPass:
         pad = self.tok.specials.pad
@@ -133,6 +142,7 @@ class MaskedDiffusionEngine:
 
     def _settings(self, req: FillRequest) -> SamplerSettings:
         """The request's settings over the family's (typing profile, then sampler) over the base."""
+        refuse_fields(req.sampler, BLOCK_FIELDS, "masked-diffusion")  # set ones only: resolved ones are all set
         s = for_request(req.sampler, req.profile, self.family.sampler, self.family.typing)
         refuse_unknown_options(s, (), "masked-diffusion")
         log.debug("fill %s (%s): %s", req.id, req.profile, s)

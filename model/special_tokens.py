@@ -203,7 +203,9 @@ def _special_in_vocab(tok: Tokenizer, decl: Declarations) -> set[int]:
     """Every added token (matched whole before BPE, so a marker, never a piece of code: Qwen2.5
     leaves its tool-call and FIM markers unflagged), the tokens the tokenizer files name special,
     and known control tokens (in case a vocabulary holds them as ordinary entries)."""
-    out = set(tok.get_added_tokens_decoder())
+    # ...except an unflagged added token that is only whitespace: Gemma's vocabulary adds "\n" (107)
+    # and runs of newlines, tabs and spaces that way, and they are text.
+    out = {i for i, t in tok.get_added_tokens_decoder().items() if t.special or t.content.replace("▁", " ").strip()}
     texts = [*named_special_texts(decl.tokenizer_config, decl.special_map), *CONTROL_NAMES]
     out |= {tid for tid in map(tok.token_to_id, texts) if tid is not None}
     return out

@@ -24,9 +24,20 @@ def local_sockets(folder: Path | None = None) -> list[Path]:
     return sorted((folder or runtime_dir()).glob("worker-*.sock"))
 
 
+def _weights(st: WorkerStatus) -> str:
+    """e.g. "diffusion_gemma, bfloat16, 128 experts (top 8), canvas 256 tokens"."""
+    parts = [st.family or "unknown family"]
+    parts += [st.dtype] if st.dtype else []
+    parts += [f"{st.experts} experts (top {st.experts_active})"] if st.experts else []
+    parts += [f"canvas {st.canvas_tokens} tokens"] if st.canvas_tokens else []
+    return ", ".join(parts)
+
+
 def _print(address: Address, st: WorkerStatus) -> None:
     print(f"{address}")
     print(f"  model    {st.model} on {st.device} ({st.backend}), pid {st.pid}, up {st.uptime_s:.0f}s")
+    if st.family or st.dtype:
+        print(f"  weights  {_weights(st)}")
     print(f"  queue    {st.queued} waiting, {st.running} running, {st.connections} connections")
     print(f"  served   {st.served} (cancelled {st.cancelled}, failed {st.failed})")
     print(f"  latency  p50 {st.p50_ms:.0f} ms, p95 {st.p95_ms:.0f} ms")

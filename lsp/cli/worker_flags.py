@@ -10,7 +10,7 @@ from lsp.worker.client import WorkerClient
 from lsp.worker.settings import add_deadline_argument
 from model.wire.options import add_model_arguments, start_timeout_s, worker_command
 from model.wire.protocol import SamplerSettings
-from model.wire.sampling import SAMPLER_DEFAULTS
+from model.wire.sampling import INFILLS, SAMPLER_DEFAULTS
 
 _UNSET = "default: the model family's (base {})"
 
@@ -29,11 +29,26 @@ def add_fill_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="reuse context keys/values between steps; " + _UNSET.format("off"),
     )
+    block = "block diffusion (DiffusionGemma): "
+    p.add_argument("--infill", choices=INFILLS, default=None, help=block + _UNSET.format(d["infill"]))
+    p.add_argument(
+        "--max-denoising-steps",
+        type=int,
+        default=None,
+        help=block + "steps per canvas; default: the checkpoint's (reference {})".format(d["max_denoising_steps"]),
+    )
     add_deadline_argument(p)
 
 
 def sampler(ns: argparse.Namespace) -> SamplerSettings:
-    return SamplerSettings(steps=ns.steps, refine_rounds=ns.refine_rounds, tau=ns.tau, dual_cache=ns.dual_cache)
+    return SamplerSettings(
+        steps=ns.steps,
+        refine_rounds=ns.refine_rounds,
+        tau=ns.tau,
+        dual_cache=ns.dual_cache,
+        infill=ns.infill,
+        max_denoising_steps=ns.max_denoising_steps,
+    )
 
 
 def private_worker(ns: argparse.Namespace) -> WorkerClient:

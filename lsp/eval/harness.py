@@ -58,6 +58,10 @@ def presets() -> dict[str, EvalConfig]:
         "threshold": EvalConfig("threshold", replace(s, threshold=0.9)),
         "dual-cache": EvalConfig("dual-cache", replace(s, dual_cache=True)),
         "fixed-budget": EvalConfig("fixed-budget", s, Budgets(body=(48,), lines=(32,), line=(16,))),
+        # Block diffusion (DiffusionGemma) only: its two infill strategies, to choose the default by
+        # (a masked-diffusion checkpoint refuses them). `--configs instruction,inpainting`.
+        "instruction": EvalConfig("instruction", replace(s, infill="instruction")),
+        "inpainting": EvalConfig("inpainting", replace(s, infill="inpainting")),
         "canonical": EvalConfig("canonical", oracle="canonical"),
         "empty": EvalConfig("empty", oracle="empty"),
     }

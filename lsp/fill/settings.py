@@ -34,15 +34,24 @@ class TypingProfile:
     steps: int | None = None
     refine_rounds: int | None = None
     dual_cache: bool | None = None  # prefix/suffix keys and values computed once per fill, not per step
+    # Block diffusion (DiffusionGemma): denoising steps per canvas, at most. None: the family's typing value,
+    # else the checkpoint's generation_config.json, else the reference's 48.
+    max_denoising_steps: int | None = None
     # Two lengths, not one: with the cache a second row costs little, and on 30 held-out bodies it
     # offered 27 fills where one length offered 23 (p50 216 vs 222 ms, machine under load).
     budgets: Budgets = field(default_factory=lambda: Budgets(body=(16, 32), lines=(16, 32), line=(8, 16)))
     resample: bool = False  # no second, sampled set of candidates when none parses (it doubles the time)
 
     def sampler(self, base: SamplerSettings) -> SamplerSettings:
-        """The full profile's settings with this profile's three in place of theirs (None: the
+        """The full profile's settings with this profile's four in place of theirs (None: the
         family's typing value, not the full profile's)."""
-        return replace(base, steps=self.steps, refine_rounds=self.refine_rounds, dual_cache=self.dual_cache)
+        return replace(
+            base,
+            steps=self.steps,
+            refine_rounds=self.refine_rounds,
+            dual_cache=self.dual_cache,
+            max_denoising_steps=self.max_denoising_steps,
+        )
 
 
 @dataclass

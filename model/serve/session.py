@@ -78,6 +78,11 @@ class Worker:
             mean_batch_rows=round(loop.rows_run / max(loop.forward_passes, 1), 2),
             rows=loop.rows_run,
             oom_splits=loop.oom_splits,
+            family=self.ready.family,
+            canvas_tokens=self.ready.canvas_tokens,
+            experts=self.ready.experts,
+            experts_active=self.ready.experts_active,
+            dtype=self.ready.dtype,
         )
 
 

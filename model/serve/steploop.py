@@ -10,7 +10,10 @@ pairs: over a 152k vocabulary, scoring every position of 16 rows of 3,000 tokens
 15 GB of bfloat16 logits per pass, where a fill decodes only its gap. A fill that arrives while a
 pass runs posts for the next one and joins the batch there; a cancelled fill (or one past its
 deadline) is dropped at that boundary. Passes that carry a fill's own key/value cache cannot
-share; they run alone between shared passes (`solo`).
+share; they run alone between shared passes (`solo`). An engine whose rows need more than ids
+(a block-diffusion decoder step: a canvas, self-conditioning logits and the fill's own encoder
+cache) posts an item to a group function instead (`group`): once per step the loop calls
+`fn(items)` for every fill that posted to that function, counted as one pass of sum(rows) rows.
 
 Right padding with the key-padding mask leaves every real token's position (RoPE) and its keys
 unchanged, so a row's logits are the ones it would get alone. On CPU that is plain padded SDPA; on
@@ -36,7 +39,14 @@ from model.engine import Forward, Stopped
 log = logging.getLogger("fillgap.worker")
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 GATHER_MAX_S = 0.1
+# A fill on the group path samples its canvas on its own thread between passes, and that can take
+# as long as a pass (a 262,144-id head over every canvas position): waiting only a quarter of a
+# pass for it, two such fills settle into taking turns, one row a pass. So a step with group calls
+# waits up to one whole pass (at most this) for the fills still sampling; once in step, they stay.
+GROUP_GATHER_MAX_S = 1.0
 
 
 class Member(Protocol):
@@ -52,6 +62,9 @@ class _Call:
     key_padding: torch.Tensor | None = None
     cols: torch.Tensor | None = None  # the columns to score, shared by the rows; None: all
     solo: Callable[[], object] | None = None  # run alone (passes that carry a key/value cache)
+    group: Callable[[list], list] | None = None  # run once per step for all items posted to it
+    item: object = None  # this fill's part of a group call
+    rows: int = 1  # the rows `item` adds to its group's pass
     result: object = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -107,6 +120,11 @@ class StepLoop:
         """fn's answer, run on the loop's thread between shared passes."""
         return cast(T, self._post(_Call(self._member(), solo=fn)))
 
+    def group(self, fn: Callable[[list[ItemT]], list[ResultT]], item: ItemT, rows: int = 1) -> ResultT:
+        """fn's answer for `item`: once per step the loop calls fn(items) (results in the items'
+        order) for the items every fill posted to `fn` (the same function, compared by ==)."""
+        return cast(ResultT, self._post(_Call(self._member(), group=fn, item=item, rows=rows)))
+
     def _member(self) -> Member | None:
         return getattr(self._local, "member", None)
 
@@ -143,7 +161,11 @@ class StepLoop:
         with self._cv:
             while not self._posted:
                 self._cv.wait()
-            until = time.monotonic() + min(GATHER_MAX_S, max(self.gather_s, self._last_pass_s / 4))
+            if any(c.group is not None for c in self._posted):
+                window = min(GROUP_GATHER_MAX_S, max(self.gather_s, self._last_pass_s))
+            else:
+                window = min(GATHER_MAX_S, max(self.gather_s, self._last_pass_s / 4))
+            until = time.monotonic() + window
             while self._stragglers() and (left := until - time.monotonic()) > 0:
                 self._cv.wait(left)
             calls, self._posted = self._posted, []
@@ -159,7 +181,13 @@ class StepLoop:
         started = time.monotonic()
         for call in (c for c in live if c.solo is not None):
             self._run_solo(call)
-        self._run_batched([c for c in live if c.solo is None])
+        self._run_batched([c for c in live if c.solo is None and c.group is None])
+        groups: dict[Callable[[list], list], list[_Call]] = {}
+        for call in live:
+            if call.group is not None:
+                groups.setdefault(call.group, []).append(call)
+        for fn, members in groups.items():
+            self._run_group(fn, members)
         if live:
             self._last_pass_s = time.monotonic() - started
 
@@ -174,6 +202,41 @@ class StepLoop:
             self.forward_passes += 1
         except Exception as exc:
             call.error = exc
+
+    def _run_group(self, fn: Callable[[list], list], calls: list[_Call]) -> None:
+        """fn over the calls' items, in chunks of at most max_rows rows, each chunk one pass."""
+        chunk: list[_Call] = []
+        for call in calls:
+            if chunk and sum(c.rows for c in chunk) + call.rows > self.max_rows:
+                self._group_split_on_oom(fn, chunk)
+                chunk = []
+            chunk.append(call)
+        if chunk:
+            self._group_split_on_oom(fn, chunk)
+
+    def _group_split_on_oom(self, fn: Callable[[list], list], calls: list[_Call]) -> None:
+        """One pass of fn over the calls; out of memory, halves; a call that fails alone gets the error."""
+        try:
+            results = fn([call.item for call in calls])
+        except Exception as exc:
+            if not is_out_of_memory(exc) or len(calls) == 1:
+                for call in calls:
+                    call.error = exc
+                return
+            self.oom_splits += 1
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(calls) // 2
+            log.warning(
+                "out of memory on a group of %d items; retrying as %d + %d", len(calls), half, len(calls) - half
+            )
+            self._group_split_on_oom(fn, calls[:half])
+            self._group_split_on_oom(fn, calls[half:])
+            return
+        self.forward_passes += 1
+        self.rows_run += sum(call.rows for call in calls)
+        for call, result in zip(calls, results, strict=True):
+            call.result = result
 
     def _run_batched(self, calls: list[_Call]) -> None:
         rows = [(call, r) for call in calls for r in range(call.ids.shape[0])]  # type: ignore[union-attr]

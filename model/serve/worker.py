@@ -69,7 +69,7 @@ def _addresses(ns: WorkerOptions) -> list[Address]:
 
 def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engine, Ready]:
     from model.checkpoint import DEFAULT_CHECKPOINT, resolve
-    from model.engine import load_engine
+    from model.engine import load_engine, max_memory
 
     t0 = time.perf_counter()
     model = ns.model or str(DEFAULT_CHECKPOINT)
@@ -80,6 +80,9 @@ def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engi
         dtype=ns.dtype,
         progress=progress,
         context_tokens=ns.context_tokens,
+        device_map=ns.device_map or None,
+        max_memory=max_memory(ns.max_memory),
+        quantize=ns.quantize or None,
     )
     info = engine.info  # its device is the one `auto` chose
     log.info("loaded %s on %s in %.2fs; attention: %s", model, info.device, time.perf_counter() - t0, info.backend)
@@ -90,6 +93,11 @@ def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engi
         context_tokens=info.context_tokens,
         backend=info.backend,
         pid=os.getpid(),
+        family=info.family or "",
+        canvas_tokens=info.canvas_tokens or 0,
+        experts=info.experts or 0,
+        experts_active=info.experts_active or 0,
+        dtype=info.dtype or "",
     )
     return engine, ready
 

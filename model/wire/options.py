@@ -39,6 +39,13 @@ class WorkerOptions:
     idle_timeout: float = _option(0.0, "daemon: exit after this many seconds idle (0: never)")
     token_file: str | None = _option(None, "TCP: the token clients must send (else $FILLGAP_TOKEN)", type=str)
     max_batch_rows: int = _option(64, "rows (one per length budget) per forward pass")
+    # DiffusionGemma (block diffusion) only: passed to transformers (model/gemma_load.py)
+    device_map: str = _option("", "spread the weights over devices, as transformers' device_map (auto, balanced, ...)")
+    max_memory: str = _option("", "with --device-map: the most each device holds, e.g. 0=20GiB,1=20GiB,cpu=64GiB")
+    quantize: str = _option(
+        "", "load quantized: fp8 (experts too; CUDA 8.9+) or bnb-8bit / bnb-4bit (nn.Linear only)",
+        choices=("", "fp8", "bnb-8bit", "bnb-4bit"),
+    )
 
 
 MODEL_FIELDS = ("model", "device", "threads")

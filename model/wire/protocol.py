@@ -102,6 +102,12 @@ class Ready:
     context_tokens: int
     backend: str = ""
     pid: int = 0  # the worker's process id (shared daemons outlive the server that started them)
+    # What the engine says of its model (model/engine.py EngineInfo; empty/0 where it says nothing):
+    family: str = ""  # e.g. "diffusion_gemma"
+    canvas_tokens: int = 0  # block diffusion: tokens per canvas
+    experts: int = 0  # mixture of experts: experts per layer ...
+    experts_active: int = 0  # ... and the top-k each token is routed to
+    dtype: str = ""  # the weights' dtype
     type: str = "ready"
 
 
@@ -167,6 +173,11 @@ class WorkerStatus:
     mean_batch_rows: float  # rows per forward pass: how much batching there was
     rows: int = 0  # rows run over all forward passes
     oom_splits: int = 0  # passes that ran out of memory and were split in halves
+    family: str = ""  # as in Ready
+    canvas_tokens: int = 0
+    experts: int = 0
+    experts_active: int = 0
+    dtype: str = ""
     type: str = "worker_status"
 
 

@@ -129,8 +129,36 @@ def test_sampler_flags_not_given_are_not_sent_and_the_device_is_auto() -> None:
         ns = p.parse_args(["x.py", "--steps", "4", "--tau", "0.5", "--no-dual-cache"])
         assert worker_flags.sampler(ns) == SamplerSettings(steps=4, tau=0.5, dual_cache=False)
         assert worker_flags.sampler(p.parse_args(["x.py", "--dual-cache"])).dual_cache is True
+        block = p.parse_args(["x.py", "--infill", "inpainting", "--max-denoising-steps", "24"])
+        assert worker_flags.sampler(block) == SamplerSettings(infill="inpainting", max_denoising_steps=24)
         worker = worker_flags.private_worker(
             p.parse_args(["x.py", "--model", str(REPO / "model/checkpoints/fillgap-small")])
         )
         assert worker.start_timeout == start_timeout_s(str(REPO / "model/checkpoints/fillgap-small"))
         assert "--device" not in worker.connector.command  # type: ignore[attr-defined]  # auto: the worker's default
+
+
+def test_serve_takes_the_stdio_flag_that_lsp_clients_append() -> None:
+    # vscode-languageclient's TransportKind.stdio, and most generic LSP clients, append --stdio.
+    def frame(body: dict[str, object]) -> bytes:
+        data = json.dumps(body).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(data) + data
+
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "lsp.cli", "serve", "--stdio"],
+        input=b"".join(frame(m) for m in messages),
+        capture_output=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    bodies = [json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in proc.stdout.split(b"Content-Length: ")[1:]]
+    answer = next(b for b in bodies if b.get("id") == 1)
+    assert "inlineCompletionProvider" in answer["result"]["capabilities"]
+    assert any(b.get("id") == 2 and "result" in b for b in bodies)

@@ -35,3 +35,17 @@ def test_bad_sampler_settings_are_refused_naming_them(options: dict, says: str) 
 def test_settings_made_in_code_are_checked_too() -> None:
     with pytest.raises(ValueError, match="sampler: .*top_p"):
         Settings(sampler=SamplerSettings(top_p=0.0))
+
+
+def test_block_diffusion_settings_pass_through_and_typing_has_its_own_steps_per_canvas() -> None:
+    mine = from_options(
+        {"sampler": {"entropy_bound": 0.2, "infill": "inpainting", "max_denoising_steps": 32}, "typing": {}}
+    )
+    assert mine.sampler == SamplerSettings(entropy_bound=0.2, infill="inpainting", max_denoising_steps=32)
+    fast = from_options({"sampler": {"max_denoising_steps": 32}, "typing": {"max_denoising_steps": 12}}).typing
+    assert fast.sampler(mine.sampler).max_denoising_steps == 12
+    assert mine.typing.sampler(mine.sampler).max_denoising_steps is None  # the family's typing value decides
+    with pytest.raises(ValueError, match="sampler: infill must be one of instruction, inpainting"):
+        from_options({"sampler": {"infill": "fim"}})
+    with pytest.raises(ValueError, match="typing: .*max_denoising_steps is 0"):
+        from_options({"typing": {"max_denoising_steps": 0}})

@@ -114,6 +114,7 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
         ask(42, profile="typing"),
         ask(43, SamplerSettings(refine_rounds=2, dual_cache=False), profile="typing"),
         ask(44, SamplerSettings(options={"canvas": 64})),
+        ask(45, SamplerSettings(entropy_bound=0.2, infill="inpainting")),  # block diffusion's, not ours
     ]
     got: dict[int, object] = {}
     for req in asked:
@@ -130,6 +131,9 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
     refused = got[44]
     assert isinstance(refused, ErrorReply) and refused.id == 44
     assert "sampler options ['canvas'] are not settings of the masked-diffusion engine" in refused.message
+    block = got[45]
+    assert isinstance(block, ErrorReply) and block.id == 45
+    assert "sampler.entropy_bound, sampler.infill: settings of the block-diffusion engine" in block.message
 
 
 def test_cancelled_fills_stop_and_the_next_one_is_served(worker: subprocess.Popen[bytes]) -> None:

@@ -35,11 +35,12 @@ def test_the_command_round_trips_through_the_worker_parser() -> None:
     chosen = WorkerOptions(
         model="ckpt", device="cuda:1", threads=2, dtype="bfloat16", listen=("auto", "tcp://h:9"),
         idle_timeout=600, token_file="/t", max_batch_rows=8, context_tokens=2048,
+        device_map="auto", max_memory="0=20GiB,cpu=64GiB", quantize="fp8",
     )  # fmt: skip
     cmd = worker_command(chosen)
     assert cmd[:3] == [sys.executable, "-m", "model.serve.worker"]
     assert _parse(cmd[3:]) == chosen
-    assert len(fields(WorkerOptions)) == 9  # every option is set above, so each round-trips
+    assert len(fields(WorkerOptions)) == 12  # every option is set above, so each round-trips
 
 
 def test_defaults_need_no_flags() -> None:

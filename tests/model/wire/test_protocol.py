@@ -120,3 +120,29 @@ def test_progress_round_trip() -> None:
     p = Progress(stage="load", done=3, total=10, message="model-00001-of-00002.safetensors")
     assert from_wire(read_frame(io.BytesIO(encode_frame(p)))) == p
     assert isinstance(from_wire({"type": "error", "v": VERSION, "id": None, "message": "x"}), ErrorReply)
+
+
+def test_block_diffusion_settings_travel_only_when_set_and_old_requests_still_decode() -> None:
+    req = FillRequest(id=6, prefix="a", suffix="b", sampler=SamplerSettings(entropy_bound=0.2, infill="inpainting"))
+    raw = decode_body(encode_frame(req)[4:])
+    assert raw["sampler"] == {"entropy_bound": 0.2, "infill": "inpainting"} and raw["v"] == VERSION
+    assert from_wire(raw) == req
+    # A fill as a sender before these fields wrote it (same version: the fields are additive).
+    before = msgpack.packb({**_fill(sampler={"steps": 8, "tau": 0.3, "dual_cache": True}), "profile": "typing"})
+    old = from_wire(decode_body(before))
+    assert old.sampler == SamplerSettings(steps=8, tau=0.3, dual_cache=True)
+    assert old.sampler.max_denoising_steps is None and old.sampler.infill is None
+
+
+@pytest.mark.parametrize(
+    ("sampler", "says"),
+    [
+        ({"entropy_bound": 0}, "sampler.entropy_bound is 0"),
+        ({"t_max": 0.2, "t_min": 0.4}, "must be above sampler.t_min"),
+        ({"infill": "fim"}, "infill must be one of instruction, inpainting"),
+        ({"max_denoising_steps": 2.5}, "sampler.max_denoising_steps must be int"),
+    ],
+)
+def test_bad_block_diffusion_settings_are_answered_not_dropped(sampler: dict, says: str) -> None:
+    with pytest.raises(InvalidRequest, match=re.escape(says)):
+        from_wire(_fill(sampler=sampler))

@@ -11,12 +11,56 @@ M.name = 'fillgap'
 ---@field next string|false    insert mode: next suggestion
 ---@field prev string|false    insert mode: previous suggestion
 
+-- The server's settings (lsp/fill/settings.py; README "Settings"). Every sampler field is optional:
+-- leave it out (nil) and the server sends nothing, so the model family's own default applies. A
+-- masked-diffusion model refuses the block-diffusion fields, and a block-diffusion model
+-- (DiffusionGemma) ignores the masked-only ones: set only those of the model you run.
+---@class fillgap.Sampler
+--- masked diffusion (the shipped model, Dream, LLaDA, ...)
+---@field steps? integer                 1..1024 parallel unmasking steps per gap (per block with `block`)
+---@field refine_rounds? integer         0..16 re-mask-and-refine passes after every position is committed
+---@field tau? number                    [0, 1] tokens under this confidence are re-masked (and shown as doubts)
+---@field temperature? number            >= 0; 0 is greedy
+---@field top_p? number                  (0, 1] nucleus sampling when temperature > 0
+---@field seed? integer
+---@field order? 'confidence'|'margin'|'entropy'|'random'
+---@field threshold? number              [0, 1] > 0: commit every position above it each step
+---@field block? integer                 0..1024 > 0: decode the gap left to right in blocks of this many tokens
+---@field dual_cache? boolean            reuse prefix/suffix keys and values between steps
+--- block diffusion (DiffusionGemma); unset: the checkpoint's generation_config.json, else the reference's
+---@field entropy_bound? number          (0, 1000] accept the lowest-entropy tokens up to this entropy sum (0.1)
+---@field t_max? number                  (0, 100] temperature at a canvas's first step, above t_min (0.8)
+---@field t_min? number                  [0, 100] temperature at its last step (0.4)
+---@field max_denoising_steps? integer   1..1024 denoising steps per canvas at most (48)
+---@field stability_threshold? integer   0..64 steps the canvas must repeat before it may stop (1)
+---@field confidence_threshold? number   (0, 1000] ... and its mean token entropy under this (0.005)
+---@field infill? 'instruction'|'inpainting'  the gap asked for in a chat turn, or the suffix held on the canvas
+---                                        ('instruction': the one checkpoint is instruction-tuned)
+
+---@class fillgap.Typing                 as-you-type requests: latency first; nil fields: the family's typing profile
+---@field enabled? boolean
+---@field steps? integer
+---@field refine_rounds? integer
+---@field dual_cache? boolean
+---@field max_denoising_steps? integer   block diffusion: steps per canvas for as-you-type requests
+---@field resample? boolean
+
+---@class fillgap.Settings
+---@field model? string                  checkpoint folder (a DiffusionGemma download works too); nil: the shipped model
+---@field device? string                 'auto', 'cpu', 'cuda', 'mps'
+---@field threads? integer
+---@field sampler? fillgap.Sampler
+---@field typing? fillgap.Typing
+---@field budgets? table
+---@field debounce_ms? integer
+---@field snippets? 'on'|'off'|'auto'
+
 ---@class fillgap.Options
 ---@field cmd? string[]        the server command; default: found from `python`, PATH or $VIRTUAL_ENV
 ---@field python? string       a Python environment folder whose bin/ holds `fillgap`
 ---@field filetypes string[]
 ---@field root_markers string[]
----@field settings table       the server's settings (model, device, threads, debounce_ms, snippets, sampler, budgets);
+---@field settings fillgap.Settings the server's settings (model, device, threads, debounce_ms, snippets, sampler, budgets);
 ---                            only these are sent: what is left out is the server's default (device `auto`) and,
 ---                            for `sampler`, the model family's
 ---@field inline boolean       ghost text on Neovim 0.12
