@@ -1,8 +1,11 @@
 """`fillgap bench`: every speed and memory figure in one run, one JSON file and one chart.
 
 1. Decode throughput and concurrency, measured by `python -m model.bench.decode` in a child process
-   (torch lives there; on a GPU box that module runs alone with only torch and friends).
-2. End-to-end latency and memory through a real LSP client (lsp/bench/e2e.py).
+   (torch lives there; on a GPU box that module runs alone with only torch and friends). It picks
+   the loop by the folder's family: a DiffusionGemma folder is timed through the block-diffusion
+   loop, in the same rows (model/bench/gemma_checkpoint.py).
+2. End-to-end latency and memory through a real LSP client (lsp/bench/e2e.py), on `--model` when
+   given (else the shipped model).
 
 The table puts each figure beside its target. No time is asserted anywhere: `--quick` (under a
 minute here) runs in `make test` and only the structure of its output is checked.
@@ -29,6 +32,9 @@ TARGETS = {
     "gpu_diffusion_vs_ar_256": 4.0,
 }
 
+# flags the decode child takes as they are (None: unset, its own default)
+DECODE_FLAGS = "model device gaps context repeats steps random_model bandwidth_gbs peak_tflops".split()
+
 
 def decode(ns: argparse.Namespace) -> dict[str, Any]:
     """model.bench.decode's rows (diffusion vs AR per gap) and concurrency levels, from a child process."""
@@ -37,7 +43,7 @@ def decode(ns: argparse.Namespace) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "model.bench.decode", "--json", str(out), "--concurrency", ns.concurrency]
         if ns.quick:
             cmd.append("--quick")
-        for flag in ("model", "device", "gaps", "context", "repeats", "random_model", "bandwidth_gbs", "peak_tflops"):
+        for flag in DECODE_FLAGS:
             value = getattr(ns, flag)
             if value is not None:
                 cmd += [f"--{flag.replace('_', '-')}", str(value)]
@@ -130,6 +136,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--gaps", default=None, help="decode gaps, e.g. 32,64,128,256")
     p.add_argument("--context", type=int, default=None, help="decode prefix and suffix tokens each (default 512)")
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--steps", default=None, help="DiffusionGemma: denoising steps per canvas (default 12,24,48)")
     p.add_argument("--concurrency", default="1,4,16")
     p.add_argument(
         "--random-model", default=None, help="decode a random-weight model of this size (model.bench.decode -h)"
@@ -145,7 +152,7 @@ def main(argv: list[str]) -> int:
         ns.gaps, ns.repeats = ns.gaps or "32", ns.repeats or 1
     result: dict[str, Any] = {"command": "fillgap bench " + " ".join(argv), "decode": decode(ns)}
     if not ns.no_lsp:
-        result["lsp"] = run_sync(QUICK if ns.quick else FULL, ns.threads)
+        result["lsp"] = run_sync(QUICK if ns.quick else FULL, ns.threads, ns.model, ns.device)
     result["targets"] = TARGETS
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     ns.out.write_text(json.dumps(result, indent=2))

@@ -198,9 +198,11 @@ async def invoked(client: FillgapClient, sample: list[BodyCase]) -> dict[str, An
     return {**percentiles(latencies), "offered": offered}
 
 
-async def run(plan: Plan, threads: int = 0) -> dict[str, Any]:
-    """Every end-to-end measurement, with a private worker (so its process and memory are this run's)."""
-    options = {"threads": threads, "snippets": "off", "worker": {"mode": "private"}}
+async def run(plan: Plan, threads: int = 0, model: str | None = None, device: str | None = None) -> dict[str, Any]:
+    """Every end-to-end measurement, with a private worker (so its process and memory are this run's)
+    on `model` and `device` (None: the server's defaults, the shipped model)."""
+    options: dict[str, Any] = {"threads": threads, "snippets": "off", "worker": {"mode": "private"}}
+    options.update({k: v for k, v in (("model", model), ("device", device)) if v is not None})
     need = plan.typing + plan.invoked + 1
     sample = cases(need)
     cold = await cold_start(options, sample[0])
@@ -227,5 +229,5 @@ async def run(plan: Plan, threads: int = 0) -> dict[str, Any]:
     }
 
 
-def run_sync(plan: Plan, threads: int = 0) -> dict[str, Any]:
-    return asyncio.run(run(plan, threads))
+def run_sync(plan: Plan, threads: int = 0, model: str | None = None, device: str | None = None) -> dict[str, Any]:
+    return asyncio.run(run(plan, threads, model, device))

@@ -5,6 +5,8 @@ configuration fills the gap; the autoregressive baseline (same weights, causal m
 greedy) writes the same number of tokens after the same prefix and never sees the suffix.
 Everything is measured in one run, warm, several repeats: median and spread, and the ratio of
 each configuration to the baseline. Times are not asserted anywhere; machines are noisy.
+A folder of the block-diffusion family (DiffusionGemma) is timed through its own loop instead, in
+the same rows and JSON (model/bench/gemma_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -157,6 +159,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="time a random-weight Qwen2-family model of this size instead of a checkpoint (same tokenizer)",
     )
+    p.add_argument(
+        "--steps", default=None, help="block diffusion (DiffusionGemma) only: steps per canvas (12,24,48; --quick 12)"
+    )
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="device memory bandwidth, for the bound")
     p.add_argument("--peak-tflops", type=float, default=None, help="device dense TFLOP/s in this dtype, for the bound")
     ns = p.parse_args(argv)
@@ -244,6 +249,10 @@ def _meta(
 
 def main(argv: list[str] | None = None) -> int:
     ns = _parse(argv)
+    from model.bench.gemma_checkpoint import bench_folder, is_block_diffusion  # it imports this module
+
+    if is_block_diffusion(ns.model):  # DiffusionGemma: its own loop, the same rows (model/bench/gemma_checkpoint.py)
+        return bench_folder(ns, argv if argv is not None else sys.argv[1:])
     model, tok, dtype = _load_model(ns)
     gaps = [int(g) for g in ns.gaps.split(",")]
     tokens = _held_out_tokens(tok, 2 * ns.context + max(gaps))

@@ -169,7 +169,8 @@ def _timed(fn: Callable[[], Any], device: str) -> tuple[Any, float]:
     return got, time.perf_counter() - start
 
 
-def _ar_tokens(runner: Any, first: torch.Tensor, n: int) -> torch.Tensor:
+def autoregressive_tokens(runner: Any, first: torch.Tensor, n: int) -> torch.Tensor:
+    """The baseline: n greedy tokens, one encoder pass each, after `first` (B, 1); the last one."""
     token = first
     for _ in range(n):
         token = _next_logits(runner, token).argmax(dim=-1, keepdim=True)
@@ -185,7 +186,7 @@ def measure(model: Any, rows: int, ns: argparse.Namespace) -> dict[str, Any]:
     warm = _runner(model, rows, dev)  # kernels chosen, allocator pools grown
     warm.encode(prompt)
     warm.decode(start, warm.decode(start, None))
-    _ar_tokens(warm, prompt[:, -1:], 2)
+    autoregressive_tokens(warm, prompt[:, -1:], 2)
     del warm
     runner = _runner(model, rows, dev)
     _, prefill = _timed(lambda: runner.encode(prompt), dev)
@@ -203,8 +204,8 @@ def measure(model: Any, rows: int, ns: argparse.Namespace) -> dict[str, Any]:
             tokens = result.tokens
     _, append = _timed(lambda: runner.encode(tokens), dev)
     last = tokens[:, -1:]
-    _ar_tokens(runner, last, 1)
-    _, ar = _timed(lambda: _ar_tokens(runner, last, ns.ar_tokens), dev)
+    autoregressive_tokens(runner, last, 1)
+    _, ar = _timed(lambda: autoregressive_tokens(runner, last, ns.ar_tokens), dev)
     return {
         "prefill_s": prefill,
         "forward_s": statistics.median(forward),
