@@ -19,7 +19,7 @@ from model.attention import backend_name
 from model.boundary import strip_edges
 from model.checkpoint import load_checkpoint
 from model.devices import resolve_device
-from model.engine import EngineInfo, LoadOptions, Passes, SharedPass, StopCheck, torch_dtype
+from model.engine import EngineInfo, LoadOptions, Passes, SharedPass, StopCheck, slow_dtype, torch_dtype
 from model.families import Family, family_of, our_config
 from model.layout import Layout, Span
 from model.sampler import Denoiser, Sample, infill, revise, score_draft, seeded_generator
@@ -101,7 +101,10 @@ class MaskedDiffusionEngine:
             torch.set_num_threads(options.threads)
         self.folder = Path(folder)
         self.device = resolve_device(options.device)  # what `info` reports: the device the weights are on
-        dt = torch_dtype(options.dtype, self.device)
+        dt = torch_dtype(options.dtype, self.device, cpu_bf16_ok=True)  # auto: bf16 only where it is fast
+        why = slow_dtype(dt, self.device)
+        if why:  # asked for by name: loaded as asked, once warned
+            log.warning("%s", why)
         self.model, self.tok, self.config = load_checkpoint(self.folder, dt, self.device, options.progress)
         self.family = family_of(self.config)
         self.limit = window_tokens(self.config, self.family, options.context_tokens)

@@ -27,6 +27,7 @@ from model.wire.options import add_model_arguments
 TARGETS = {
     "typing_p50_ms": 150.0,
     "typing_p95_ms": 400.0,
+    "invoked_p50_ms": 1000.0,
     "first_suggestion_ms": 5000.0,
     "server_idle_rss_mb": 80.0,
     "gpu_diffusion_vs_ar_256": 4.0,
@@ -51,6 +52,21 @@ def decode(ns: argparse.Namespace) -> dict[str, Any]:
         return json.loads(out.read_text())
 
 
+def precision_lines(dtypes: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """fp32 against bf16 (model/bench/precision.py): bf16's speed-up per row, with the CPU's bf16
+    units beside it, since they decide what `--dtype auto` picks."""
+    if not dtypes:
+        return []
+    units = ", ".join(dtypes["cpu_bf16_flags"]) or "none"
+    where = f"- (auto on {dtypes['device']}: {dtypes['auto_dtype']}; CPU bf16 units: {units})"
+    lines = []
+    for r in dtypes["rows"]:
+        agree = f", top-1 {r['top1_agree']:.1%}" if "top1_agree" in r else ""
+        got = f"{r['bf16_speedup']:.2f}x ({r['fp32_ms']:.0f} -> {r['bf16_ms']:.0f} ms{agree})"
+        lines.append((f"bf16 vs fp32: {r['what']}", got, where))
+    return lines
+
+
 def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(figure, measured, target) rows for the terminal."""
     lines: list[tuple[str, str, str]] = []
@@ -70,6 +86,7 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         for r in rows:
             if "fraction_of_bound" in r and r["gap"] == longest:
                 lines.append((f"{r['method']}: share of the roofline bound", f"{r['fraction_of_bound']:.1%}", "-"))
+    lines += precision_lines(result.get("decode", {}).get("precision"))
     for level in result.get("decode", {}).get("concurrency", []):
         name = f"{level['documents']} concurrent documents ({level['worker']}, {level['rows_per_pass']} rows/pass)"
         p95 = "-" if level["p95_ms"] is None else f"{level['p95_ms']:.0f}"  # None: no fill ended in the window
@@ -80,21 +97,33 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         d = e2e.get("typing_with_debounce", {})
         lines += [
             (
-                "typing, after the debounce: p50 / p95 / p99 (ms)",
+                f"typing, after the debounce, {t.get('n')} events: p50 / p95 / p99 (ms)",
                 f"{t.get('p50_ms')} / {t.get('p95_ms')} / {t.get('p99_ms')}",
                 "p50 <= 150, p95 <= 400",
             ),
+            ("typing: share of those events offered a fill", _share(t), "-"),
             (
                 f"typing, with the {t.get('debounce_ms')} ms debounce: p50 / p95 (ms)",
                 f"{d.get('p50_ms')} / {d.get('p95_ms')}",
                 "-",
             ),
-            ("invoked fill: p50 / p95 / p99 (ms)", f"{i.get('p50_ms')} / {i.get('p95_ms')} / {i.get('p99_ms')}", "-"),
+            (
+                "invoked fill: p50 / p95 / p99 (ms)",
+                f"{i.get('p50_ms')} / {i.get('p95_ms')} / {i.get('p99_ms')}",
+                "p50 <= 1000",
+            ),
+            ("invoked: share of fills offered", _share(i), "-"),
             ("cold start to first suggestion (ms)", f"{c['first_suggestion_ms']}", "<= 5000"),
             ("server RSS idle / peak (MB)", f"{m['server_idle_rss_mb']} / {m['server_peak_rss_mb']}", "idle <= 80"),
             ("worker RSS / peak (MB)", f"{m['worker_rss_mb']} / {m['worker_peak_rss_mb']}", "-"),
         ]
     return lines
+
+
+def _share(figures: dict[str, Any]) -> str:
+    """`offered` of `n` as a share: latency means little without how often it bought a fill."""
+    n, offered = figures.get("n") or 0, figures.get("offered", 0)
+    return f"{offered}/{n} ({offered / n:.0%})" if n else "-"
 
 
 def chart(result: dict[str, Any], png: Path) -> bool:

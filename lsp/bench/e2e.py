@@ -47,7 +47,7 @@ class Plan:
     invoked: int  # placeholder bodies filled one at a time
 
 
-FULL = Plan(typing=20, invoked=20)
+FULL = Plan(typing=100, invoked=20)  # the typing targets hold over at least 100 typing events (issue 17)
 QUICK = Plan(typing=2, invoked=2)
 
 

@@ -66,12 +66,16 @@ def close_doc(client: LanguageClient, uri: str) -> None:
     )
 
 
-async def inline(client: LanguageClient, uri: str, line: int, character: int) -> list[types.InlineCompletionItem]:
+async def inline(
+    client: LanguageClient, uri: str, line: int, character: int, automatic: bool = False
+) -> list[types.InlineCompletionItem]:
+    """An inline completion request: invoked (asked for), or automatic (typed: the typing profile)."""
+    kind = types.InlineCompletionTriggerKind.Automatic if automatic else types.InlineCompletionTriggerKind.Invoked
     result = await client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=types.Position(line=line, character=character),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            context=types.InlineCompletionContext(trigger_kind=kind),
         )
     )
     if result is None:

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lsp.eval.gating import curve_table, gate_report
 from lsp.eval.harness import ANCHORS, EvalConfig, Judge, Record, WorkerChoice, presets, run_config, summarize
 from lsp.eval.sandbox import network_isolated
 from lsp.eval.tasks import KINDS, Task, all_tasks, load_problems, sample
@@ -86,6 +87,7 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     judge = Judge()
     results: dict[str, dict[str, dict[str, float]]] = {}
     details: dict[str, Any] = {}
+    gates: dict[str, dict[str, Any]] = {}
     for config in configs:
         t0 = time.time()
         records = await run_config(
@@ -97,10 +99,13 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
             progress=_progress([0], len(tasks), config.name),
         )
         results[config.name] = {k: summarize([r for r in records if r.kind == k]) for k in counts}
+        if not config.oracle:
+            gates[config.name] = {k: gate_report([r for r in records if r.kind == k]) for k in counts}
         details[config.name] = {
             "sampler": asdict(config.sampler),
             "budgets": asdict(config.budgets),
             "oracle": config.oracle,
+            "typed": config.typed,
             "seconds": round(time.time() - t0, 1),
             "records": [asdict(r) for r in records],
         }
@@ -114,6 +119,7 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
         "network_isolated": network_isolated(),
         "anchors": ANCHORS,
         "results": results,
+        "gate": gates,  # lsp/eval/gating.py: pass@1 among the fills shown while typing, per gate threshold
         "configs": details,
     }
 
@@ -126,10 +132,14 @@ def merge(paths: list[Path]) -> dict[str, Any]:
     for path, other in zip(paths[1:], reports[1:], strict=True):
         if any(other[k] != first[k] for k in same):
             raise ValueError(f"{path} was run on other tasks or another model than {paths[0]}")
-    merged = {**first, "results": {}, "configs": {}}
+    merged = {**first, "results": {}, "gate": {}, "configs": {}}
     for r in reports:
         merged["results"].update(r["results"])
         merged["configs"].update(r["configs"])
+    for name, config in merged["configs"].items():  # recomputed from the records: at today's default gate
+        records = [Record(**r) for r in config["records"]]
+        if not config["oracle"] and all("score" in r for r in config["records"]):
+            merged["gate"][name] = {k: gate_report([r for r in records if r.kind == k]) for k in first["task_counts"]}
     return merged
 
 
@@ -145,6 +155,10 @@ def main(argv: list[str]) -> int:
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     ns.out.write_text(json.dumps(report, indent=1) + "\n")
     print(table(report["results"]))
+    for name, kinds in report.get("gate", {}).items():
+        for kind, gate in kinds.items():
+            if kind == "single" and report["results"][name][kind].get("tasks"):
+                print("\n" + curve_table(name, kind, gate))
     print(f"\ntask counts (all): {report['task_counts']}; results: {ns.out}")
     chart = ns.chart or ns.out.with_suffix(".png")
     try:

@@ -21,7 +21,10 @@ from lsp.eval.client import FillgapClient, apply_item, close_doc, inline, open_d
 from lsp.eval.sandbox import Verdict, run_program
 from lsp.eval.tasks import Task
 from lsp.fill.gaps import DEFAULT_BUDGETS, Budgets, find_gap
+from lsp.fill.gate import SCORE, all_scores
 from lsp.fill.pipeline import fill_gap
+from lsp.fill.settings import TypingProfile
+from lsp.fill.trivial import trivial_source
 from lsp.worker.client import WorkerClient
 from lsp.worker.settings import WorkerSettings
 from model.wire.options import WorkerOptions, start_timeout_s, worker_command
@@ -37,7 +40,9 @@ ANCHORS = {
     "Open-dCoder 0.5B, true length": 77.4,
 }
 
-FillFn = Callable[[Task], Awaitable[str | None]]
+# A task's filled file (None: nothing offered) and the fill's gate scores (lsp/fill/gate.py; None: no model).
+Scores = dict[str, float]
+FillFn = Callable[[Task], Awaitable[tuple[str | None, Scores | None]]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class EvalConfig:
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     budgets: Budgets = DEFAULT_BUDGETS
     oracle: str = ""  # "canonical" or "empty": no model, the harness's ceiling and floor
+    # Asked as typed (automatic) requests: the typing profile, no debounce, the gate off so that
+    # every fill and its score is recorded (lsp/eval/gating.py applies each threshold afterwards).
+    typed: bool = False
 
 
 def presets() -> dict[str, EvalConfig]:
@@ -58,6 +66,7 @@ def presets() -> dict[str, EvalConfig]:
         "threshold": EvalConfig("threshold", replace(s, threshold=0.9)),
         "dual-cache": EvalConfig("dual-cache", replace(s, dual_cache=True)),
         "fixed-budget": EvalConfig("fixed-budget", s, Budgets(body=(48,), lines=(32,), line=(16,))),
+        "typing": EvalConfig("typing", s, typed=True),  # as typed: the typing profile (compare with default)
         # Block diffusion (DiffusionGemma) only: its two infill strategies, to choose the default by
         # (a masked-diffusion checkpoint refuses them). `--configs instruction,inpainting`.
         "instruction": EvalConfig("instruction", replace(s, infill="instruction")),
@@ -78,6 +87,9 @@ class Record:
     exact: bool
     ms: float
     fill: str | None  # the inserted text, None when nothing was offered
+    score: float | None = None  # the gate's score of the fill (lsp/fill/gate.py SCORE), as the server gave it
+    scores: Scores | None = None  # every score of gate.SCORES, for drawing the curve of another
+    trivial: bool = False  # the fill leaves its function trivial (lsp/fill/trivial.py): gated while typing
 
 
 def program(task: Task, filled: str) -> str:
@@ -103,8 +115,9 @@ class Judge:
     def __init__(self) -> None:
         self._seen: dict[str, Verdict] = {}
 
-    def __call__(self, task: Task, filled: str | None, ms: float) -> Record:
+    def __call__(self, task: Task, filled: str | None, ms: float, scores: Scores | None = None) -> Record:
         source = task.document if filled is None else filled
+        fill_end = len(source) - len(task.document) + task.end
         text = program(task, source)
         if text not in self._seen:
             self._seen[text] = run_program(text)
@@ -118,7 +131,10 @@ class Judge:
             parses=filled is not None and _parses(source),
             exact=filled is not None and _norm(source) == _norm(task.problem.source),
             ms=ms,
-            fill=None if filled is None else filled[task.cursor : len(filled) - len(task.document) + task.end],
+            fill=None if filled is None else source[task.cursor : fill_end],
+            score=None if scores is None else scores.get(SCORE),
+            scores=scores,
+            trivial=filled is not None and trivial_source("python", source, task.cursor, fill_end),
         )
 
 
@@ -138,6 +154,7 @@ def _server_options(config: EvalConfig, worker: WorkerChoice) -> dict[str, Any]:
         "sampler": asdict(config.sampler),
         "budgets": {k: list(v) for k, v in asdict(config.budgets).items()},
         "worker": {"deadline_ms": worker.deadline_ms},
+        **({"typing": {"gate": 0}, "debounce_ms": 0} if config.typed else {}),
     }
 
 
@@ -145,21 +162,26 @@ def _server_options(config: EvalConfig, worker: WorkerChoice) -> dict[str, Any]:
 async def _lsp_filler(config: EvalConfig, worker: WorkerChoice) -> AsyncIterator[FillFn]:
     async with running_server(_server_options(config, worker)) as client:
 
-        async def fill(task: Task) -> str | None:
-            return await _fill_over_lsp(client, task)
+        async def fill(task: Task) -> tuple[str | None, Scores | None]:
+            return await _fill_over_lsp(client, task, config.typed)
 
         yield fill
 
 
-async def _fill_over_lsp(client: FillgapClient, task: Task) -> str | None:
+async def _fill_over_lsp(client: FillgapClient, task: Task, typed: bool = False) -> tuple[str | None, Scores | None]:
     uri = f"file:///humaneval/{task.id.replace('/', '_').replace(' ', '_')}.py"
     open_doc(client, uri, task.document)
     try:
         pos = position_of(task.document, task.cursor)
-        items = await inline(client, uri, pos.line, pos.character)
+        items = await inline(client, uri, pos.line, pos.character, automatic=typed)
     finally:
         close_doc(client, uri)
-    return apply_item(task.document, items[0]) if items else None
+    if not items:
+        return None, None
+    args = items[0].command.arguments if items[0].command is not None else None
+    said = args[1] if args and len(args) > 1 else None  # the server's scores of the fill
+    rated = {str(k): float(v) for k, v in said.items()} if isinstance(said, dict) else None
+    return apply_item(task.document, items[0]), rated
 
 
 @asynccontextmanager
@@ -167,12 +189,19 @@ async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncItera
     options = choice.options
     worker = WorkerClient(worker_command(options), start_timeout_s(options.model), deadline_ms=choice.deadline_ms)
     try:
+        typing = TypingProfile()  # a typed configuration: as lsp/server/suggest.py fills a typed request
+        sampler = typing.sampler(config.sampler) if config.typed else config.sampler
+        budgets = typing.budgets if config.typed else config.budgets
+        profile = "typing" if config.typed else "full"
 
-        async def fill(task: Task) -> str | None:
-            gap = find_gap("python", task.document, task.cursor, config.budgets)
-            outcome = await fill_gap(worker, "python", task.document, gap, config.sampler)
+        async def fill(task: Task) -> tuple[str | None, Scores | None]:
+            gap = find_gap("python", task.document, task.cursor, budgets)
+            resample = typing.resample if config.typed else True
+            outcome = await fill_gap(worker, "python", task.document, gap, sampler, resample=resample, profile=profile)
             s = outcome.suggestion
-            return None if s is None else task.document[: gap.start] + s.text + task.document[gap.end :]
+            if s is None:
+                return None, None
+            return task.document[: gap.start] + s.text + task.document[gap.end :], all_scores(s)
 
         yield fill
     finally:
@@ -181,8 +210,8 @@ async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncItera
 
 @asynccontextmanager
 async def _oracle_filler(config: EvalConfig) -> AsyncIterator[FillFn]:
-    async def fill(task: Task) -> str | None:
-        return task.filled(task.truth) if config.oracle == "canonical" else None
+    async def fill(task: Task) -> tuple[str | None, Scores | None]:
+        return (task.filled(task.truth) if config.oracle == "canonical" else None), None
 
     yield fill
 
@@ -208,8 +237,8 @@ async def run_config(
             await fill(tasks[0])  # start the worker before the clock runs; the result is discarded
         for task in tasks:
             t0 = time.perf_counter()
-            filled = await fill(task)
-            record = judge(task, filled, (time.perf_counter() - t0) * 1000)
+            filled, rated = await fill(task)
+            record = judge(task, filled, (time.perf_counter() - t0) * 1000, rated)
             records.append(record)
             if progress is not None:
                 progress(record)

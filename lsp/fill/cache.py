@@ -36,7 +36,7 @@ class SuggestionCache:
         self.size = size
         self._exact: OrderedDict[tuple[str, str, int, int], Suggestion | None] = OrderedDict()
         self._shown: dict[str, Shown] = {}
-        self.counts: Counter[str] = Counter()  # hits, typed_through, misses, accepted, dismissed
+        self.counts: Counter[str] = Counter()  # hits, typed_through, misses, accepted, dismissed, gated
 
     def typed_through(self, uri: str, text: str, offset: int) -> Suggestion | None:
         """The rest of the suggestion shown, if the user typed its beginning at the cursor."""

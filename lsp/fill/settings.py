@@ -23,14 +23,16 @@ class TypingProfile:
     """How as-you-type (Automatic) requests are filled: latency first. An Invoked request, a code
     action or a command gets the full `sampler` and `budgets`. Its requests go as profile "typing":
     what is unset here comes from the checkpoint family's typing profile (model/families.py; the
-    shipped model's: 8 steps, no refinement, the dual cache). Measured on the shipped model (1
-    thread, 30 held-out bodies, machine under load): p50 3.1 s with the full profile (30 offered),
-    0.22 s with its typing profile (23 offered)."""
+    shipped model's: 4 steps, no refinement, the dual cache) and one syntax-repair round
+    (lsp/fill/pipeline.py TYPING_REPAIR_ROUNDS). Measured on the shipped model (1 thread, 30 held-out
+    bodies, machine under load): p50 3.1 s with the full profile (30 offered), 0.22 s with its
+    typing profile at 8 steps (23 offered); 4 steps cut that by a third (100 typing positions)."""
 
     enabled: bool = True
-    # None: the family's. For the shipped model 8 steps and no refinement: on 30 held-out bodies 23
-    # offered at p50 219 ms; 6 steps + one refinement round offered 24 at 226 ms but nothing on
-    # short files like tests/editors' bodies.
+    # None: the family's. For the shipped model 4 steps and no refinement: on 100 held-out typing
+    # positions (the bench's) 8 steps offered 24 at p50 501 ms, 4 steps 25 at 329 ms, 3 steps 26 at
+    # 278 ms (one worker, interleaved, machine under load). Earlier, 6 steps + one refinement round
+    # offered 24 of 30 bodies at 226 ms but nothing on short files like tests/editors' bodies.
     steps: int | None = None
     refine_rounds: int | None = None
     dual_cache: bool | None = None  # prefix/suffix keys and values computed once per fill, not per step
@@ -41,6 +43,12 @@ class TypingProfile:
     # offered 27 fills where one length offered 23 (p50 216 vs 222 ms, machine under load).
     budgets: Budgets = field(default_factory=lambda: Budgets(body=(16, 32), lines=(16, 32), line=(8, 16)))
     resample: bool = False  # no second, sampled set of candidates when none parses (it doubles the time)
+    # The gate (lsp/fill/gate.py): a fill scoring under this (the geometric mean of its tokens'
+    # confidences), or a trivial one, is not shown while typing; asked for, it is. 0: no gate. On
+    # 1,000 held-out stdlib lines at the 4-step typing profile (results/gate-calibration.json,
+    # `fillgap measure --calibrate-gate`), the highest that still shows 75% of the right fills: 10%
+    # of lines shown instead of 52%, 10% of them right instead of 2.3%.
+    gate: float = 0.24
 
     def sampler(self, base: SamplerSettings) -> SamplerSettings:
         """The full profile's settings with this profile's four in place of theirs (None: the
@@ -74,6 +82,8 @@ class Settings:
             raise ValueError(f"snippets must be on, off or auto, not {self.snippets!r}")
         if not 0 <= self.debounce_ms <= 10_000:
             raise ValueError(f"debounce_ms must be 0 to 10000, not {self.debounce_ms}")
+        if not 0 <= self.typing.gate <= 1:
+            raise ValueError(f"typing.gate must be 0 to 1 (a probability; 0: off), not {self.typing.gate}")
         unknown = sorted(set(self.languages or ()) - set(LANGUAGES))
         if unknown:
             raise ValueError(f"languages: no grammar for {unknown}; known: {sorted(LANGUAGES)}")

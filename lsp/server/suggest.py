@@ -1,6 +1,7 @@
 """The suggestion at a cursor, as inline completion and completion both offer it: from the cache,
 typed through, or from the model with the other open documents' definitions as context. A typed
-(automatic) request waits for a pause in typing, and a newer request on the same document cancels it.
+(automatic) request waits for a pause in typing, and a newer request on the same document cancels it;
+what it gets passes the gate (lsp/fill/gate.py) or is not shown.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pygls.workspace import TextDocument
 
 from lsp.fill.context import related_context
 from lsp.fill.gaps import Gap, find_gap
+from lsp.fill.gate import shown_while_typing
 from lsp.fill.pipeline import Suggestion, fill_gap
 from lsp.server.state import FillgapServer
 from lsp.server.worker_start import start_worker, tell_worker_failed
@@ -36,14 +38,26 @@ async def suggest(ls: FillgapServer, doc: TextDocument, offset: int, automatic: 
     gap = find_gap(language, text, offset, ls.settings.typing.budgets if fast else ls.settings.budgets, tree)
     found, cached = ls.cache.get(doc.uri, text, gap)
     if found:
-        return cached
+        return gated(ls, language, text, cached, tree, automatic)
     with superseding(ls, doc.uri):
         if automatic:  # typed, not asked for: wait for a pause; a newer keystroke's request cancels this one
             await asyncio.sleep(ls.settings.debounce_ms / 1000)
         suggestion = await model_fill(ls, language, text, gap, tree, doc.uri, fast)
     if suggestion is not None or ls.worker is not None and ls.worker.running:
-        ls.cache.put(doc.uri, text, gap, suggestion)
-    return suggestion
+        ls.cache.put(doc.uri, text, gap, suggestion)  # ungated: asked for later, it is shown
+    return gated(ls, language, text, suggestion, tree, automatic)
+
+
+def gated(
+    ls: FillgapServer, language: str, text: str, suggestion: Suggestion | None, tree: ts.Tree | None, automatic: bool
+) -> Suggestion | None:
+    """The suggestion, unless a typed request's gate holds it back (lsp/fill/gate.py)."""
+    if suggestion is None or not automatic:
+        return suggestion
+    if shown_while_typing(language, text, suggestion, ls.settings.typing.gate, tree):
+        return suggestion
+    ls.cache.counts["gated"] += 1
+    return None
 
 
 async def model_fill(

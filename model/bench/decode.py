@@ -24,9 +24,11 @@ import torch
 
 from model.attention import backend_name
 from model.bench.autoregressive import greedy_decode
+from model.bench.precision import PRECISION_TOKENS, precision
 from model.bench.roofline import Device, decode_bound, known_device
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, resolve
 from model.devices import DeviceError, resolve_device
+from model.engine import torch_dtype
 from model.sampler import infill
 from model.tokenizer import CodeTokenizer, SpecialIds
 from model.train.corpus import collect, split, stdlib_dir
@@ -164,6 +166,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="device memory bandwidth, for the bound")
     p.add_argument("--peak-tflops", type=float, default=None, help="device dense TFLOP/s in this dtype, for the bound")
+    p.add_argument(
+        "--precision",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time fp32 against bf16 (model/bench/precision.py)",
+    )
     ns = p.parse_args(argv)
     try:
         ns.device = resolve_device(ns.device)  # auto (the default): where a benchmark runs fastest
@@ -180,7 +188,7 @@ def _load_model(ns: argparse.Namespace) -> tuple[DiffusionLM, CodeTokenizer, tor
     RANDOM_MODELS with the checkpoint's tokenizer (ns.model then names it)."""
     if ns.threads:
         torch.set_num_threads(ns.threads)
-    dtype = torch.bfloat16 if ns.device.startswith("cuda") else torch.float32
+    dtype = torch_dtype("auto", ns.device, cpu_bf16_ok=True)  # what the worker runs it in
     model, tok, _ = load_checkpoint(resolve(ns.model), dtype, ns.device)
     if ns.random_model:  # the weights do not matter for speed; the shapes do
         torch.manual_seed(0)
@@ -214,6 +222,25 @@ def _concurrent(ns: argparse.Namespace) -> list[dict]:
     levels = tuple(int(n) for n in ns.concurrency.split(","))
     model_arg = None if ns.model == str(DEFAULT_CHECKPOINT) else ns.model
     return concurrency(model_arg, ns.device, levels, seconds=4.0 if ns.quick else 30.0, threads=ns.threads or 1)
+
+
+def _precision(ns: argparse.Namespace, model: DiffusionLM, tokens: list[int], specials: SpecialIds) -> dict | None:
+    """fp32 against bf16 (model/bench/precision.py), unless --no-precision."""
+    if not ns.precision:
+        return None
+    folder = None if ns.random_model else resolve(ns.model)
+    return precision(model, tokens, specials, ns.device, ns.repeats, folder, quick=ns.quick)
+
+
+def _print_precision(result: dict) -> None:
+    flags = ", ".join(result["cpu_bf16_flags"]) or "none"
+    print(f"\nfp32 vs bf16 on {result['device']} (CPU bf16 units: {flags}; auto picks {result['auto_dtype']})")
+    for r in result["rows"]:
+        parity = ", ".join(f"{k} {r[k]:.3f}" for k in ("top1_agree", "max_logp_diff", "same_text") if k in r)
+        print(
+            f"  {r['what']:<34} fp32 {r['fp32_ms']:>8.1f} ms  bf16 {r['bf16_ms']:>8.1f} ms  "
+            f"bf16 {r['bf16_speedup']:.2f}x  {parity}"
+        )
 
 
 def _print_rows(rows: list[dict]) -> None:
@@ -255,16 +282,20 @@ def main(argv: list[str] | None = None) -> int:
         return bench_folder(ns, argv if argv is not None else sys.argv[1:])
     model, tok, dtype = _load_model(ns)
     gaps = [int(g) for g in ns.gaps.split(",")]
-    tokens = _held_out_tokens(tok, 2 * ns.context + max(gaps))
+    tokens = _held_out_tokens(tok, max(2 * ns.context + max(gaps), PRECISION_TOKENS))
     rows = run(model, tokens, tok.specials, gaps, ns.context, ns.repeats, ns.device)
+    dtypes = _precision(ns, model, tokens, tok.specials)
     bound = _device(ns)
     if bound is not None:
         _add_bounds(rows, model.config, bound, ns.context, dtype)
     concurrent = _concurrent(ns)
     _print_rows(rows)
+    if dtypes:
+        _print_precision(dtypes)
     if ns.json:
         meta = _meta(ns, model, dtype, bound, argv if argv is not None else sys.argv[1:])
-        ns.json.write_text(json.dumps({"meta": meta, "rows": rows, "concurrency": concurrent}, indent=2))
+        result = {"meta": meta, "rows": rows, "concurrency": concurrent, "precision": dtypes}
+        ns.json.write_text(json.dumps(result, indent=2))
     return 0
 
 

@@ -11,20 +11,29 @@ import sys
 
 from model.train.loop import train
 from model.train.options import TrainOptions
+from model.train.precision import PRECISIONS
 
 
 def parser() -> argparse.ArgumentParser:
     d = TrainOptions(out="")  # --out has no default: it is required below
     p = argparse.ArgumentParser(prog="fillgap train", description=__doc__.splitlines()[0])
     p.add_argument("--data", nargs="+", default=d.data, help="folders of Python files (default: the stdlib)")
-    p.add_argument("--site-packages", action="store_true", help="include installed packages under those folders")
+    p.add_argument(
+        "--site-packages",
+        action="store_true",
+        help="take --data folders that are site-packages (only permissively licensed distributions' Python)",
+    )
     p.add_argument(
         "--suffixes", default=d.suffixes, help="file suffixes to train on, comma-separated: .py,.js,.ts,.go,.rs"
     )
     p.add_argument(
         "--cap-mb", type=float, default=d.cap_mb, help="at most this many MB of files from each --data folder"
     )
+    p.add_argument("--caps", default=d.caps, help="MB per --data folder, comma-separated, in order (0: no cap)")
     p.add_argument("--init", help="start from this checkpoint's weights and tokenizer (a fine-tune; fresh optimizer)")
+    p.add_argument(
+        "--grow-layers", type=int, default=d.grow_layers, help="with --init: deepen the base to this many layers"
+    )
     p.add_argument("--device", default=d.device, help="cpu or cuda (bf16 autocast on CUDA)")
     p.add_argument("--out", required=True, help="checkpoint folder to write (resumed if it holds a run)")
     p.add_argument("--vocab-size", type=int, default=d.vocab_size)
@@ -41,10 +50,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ar-fraction", type=float, default=d.ar_fraction, help="share of steps trained autoregressively first"
     )
+    p.add_argument(
+        "--span-fraction", type=float, default=d.span_fraction, help="share of examples that are gap-shaped infills"
+    )
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--save-minutes", type=float, default=d.save_minutes)
     p.add_argument("--max-minutes", type=float, default=d.max_minutes, help="stop (resumably) after this long")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=d.precision,
+        help="auto: bf16 autocast on CUDA or a CPU with bf16 units (AMX, AVX-512 BF16), else fp32; "
+        "bf16-weights: bf16 forward/backward, fp32 master weights",
+    )
+    p.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=d.compile, help="torch.compile the model"
+    )
+    p.add_argument(
+        "--fused-adamw", action=argparse.BooleanOptionalAction, default=d.fused_adamw, help="AdamW's fused kernel"
+    )
     return p
 
 

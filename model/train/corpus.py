@@ -3,6 +3,8 @@
 The default folder is this interpreter's standard library (PSF license) without its test suites;
 other languages' files are taken by suffix (`CODE_SUFFIXES`), each folder optionally capped in bytes.
 The split is a hash of each file's relative path, so it is stable across machines and runs.
+Installed packages (site-packages) are taken only when asked, and then only the files of distributions
+that declare a permissive licence (model.train.licenses).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.train import licenses
+
 EXCLUDED_DIRS = {"test", "tests", "idle_test", "__pycache__", "testdata", "vendor"}
 INSTALLED_DIRS = {"site-packages", "dist-packages"}  # left out unless asked for: other licenses
 MAX_FILE_BYTES = 400_000  # generated tables (e.g. unicode data) teach nothing about code
 # The languages the server knows (lsp/fill/syntax.py); `.d.ts` declarations and minified bundles are skipped.
 CODE_SUFFIXES = (".py", ".js", ".mjs", ".ts", ".go", ".rs")
 SKIPPED_NAMES = (".d.ts", ".min.js", "_test.go")
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # this repository: never its own training data
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,16 @@ def collect(
     cap_bytes: int = 0,
 ) -> list[SourceFile]:
     """Source files under root with one of `suffixes`, without test suites, huge files or
-    duplicates (by content); installed packages (site-packages) only when `installed`. With
+    duplicates (by content); installed packages (site-packages) only when `installed`, and then only
+    the Python files a permissive distribution owns (model.train.licenses.why_excluded). With
     `cap_bytes`, files are taken in a stable pseudo-random order until the cap, so a big tree
     (the Go standard library) does not drown the others."""
     seen = set() if seen is None else seen
     out: list[SourceFile] = []
-    skip = EXCLUDED_DIRS if installed else EXCLUDED_DIRS | INSTALLED_DIRS
+    # A root that holds a site-packages (the stdlib holds pyenv's) does not pull it in: installed
+    # packages come only from roots that are, or lie in, one, and only with `installed`, so that
+    # each can have its own cap.
+    skip = EXCLUDED_DIRS | INSTALLED_DIRS
     paths = sorted(p for p in root.rglob("*") if _wanted(p, suffixes) and p.is_file())
     if cap_bytes:
         paths.sort(key=lambda p: hashlib.sha256(p.relative_to(root).as_posix().encode()).hexdigest())
@@ -57,11 +66,20 @@ def collect(
         rel = path.relative_to(root)
         if any(part in skip for part in rel.parts[:-1]):
             continue
+        # Installed files are always licence-filtered, whether the root is a site-packages folder,
+        # lies in one, or holds one (then only with `installed`); only their Python is taken.
+        in_site = licenses.site_packages_of(path) is not None
+        if in_site and (path.suffix != ".py" or not installed):
+            continue
+        if installed and not in_site and path.resolve().is_relative_to(PROJECT_DIR):
+            continue
         try:
             raw = path.read_bytes()
         except OSError:
             continue
         if not raw.strip() or len(raw) > MAX_FILE_BYTES:
+            continue
+        if in_site and licenses.why_excluded(path, raw):
             continue
         digest = hashlib.sha256(raw).hexdigest()
         if digest in seen:
@@ -75,11 +93,18 @@ def collect(
 
 
 def collect_all(
-    roots: list[Path], installed: bool = False, suffixes: tuple[str, ...] = (".py",), cap_bytes: int = 0
+    roots: list[Path],
+    installed: bool = False,
+    suffixes: tuple[str, ...] = (".py",),
+    cap_bytes: int | list[int] = 0,
 ) -> list[SourceFile]:
-    """Several folders as one corpus, deduplicated across them, each capped at `cap_bytes`."""
+    """Several folders as one corpus, deduplicated across them, each capped at `cap_bytes` (one
+    cap for all, or one per root)."""
+    caps = cap_bytes if isinstance(cap_bytes, list) else [cap_bytes] * len(roots)
+    if len(caps) != len(roots):
+        raise ValueError(f"{len(caps)} caps for {len(roots)} data folders")
     seen: set[str] = set()
-    return [f for root in roots for f in collect(root, installed, seen, suffixes, cap_bytes)]
+    return [f for root, cap in zip(roots, caps, strict=True) for f in collect(root, installed, seen, suffixes, cap)]
 
 
 def is_held_out(rel: str, percent: int = 3) -> bool:

@@ -8,25 +8,24 @@ tokenizer with a fresh optimizer. The objective itself is model.train.objective.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import random
 import shutil
 import time
-from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import IO, Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from model.checkpoint import load_state, read_config, save_checkpoint
 from model.families import our_config
 from model.tokenizer import CodeTokenizer, SpecialIds, train_tokenizer
-from model.train.corpus import SourceFile, collect_all, split, stdlib_dir
-from model.train.decontaminate import check as humaneval_leaks
+from model.train import precision
+from model.train.corpus import SourceFile, split
+from model.train.dataset import corpus_record, run_files
+from model.train.grow import grow_state
 from model.train.objective import (
     TokenStream,
     TrainConfig,
@@ -38,6 +37,7 @@ from model.train.objective import (
 )
 from model.train.options import TrainOptions
 from model.train.plot import plot_losses
+from model.train.state_files import load_sharded, save_sharded
 from model.transformer import DiffusionLM, ModelConfig
 
 STATE = "train_state.json"  # step and seconds trained; its presence means "resume from here"
@@ -57,6 +57,7 @@ class Run:
     train_stream: TokenStream
     held_stream: TokenStream
     corpus: dict[str, Any]  # the data's record, printed and kept in the checkpoint's config
+    precision: str = "fp32"  # a resolved model.train.precision choice (never "auto")
 
 
 @dataclass
@@ -120,10 +121,7 @@ def build(opts: TrainOptions) -> Run:
     torch.manual_seed(opts.seed)  # the model's initial weights
     torch.set_num_threads(opts.threads)
     out = Path(opts.out)
-    files = collect_all(
-        _roots(opts), installed=opts.site_packages, suffixes=_suffixes(opts), cap_bytes=int(opts.cap_mb * 1e6)
-    )
-    train_files, held_files = split(files)
+    train_files, held_files = split(run_files(opts))
     if opts.init:
         _start_from(Path(opts.init), out)
     tok = build_tokenizer(train_files, opts.vocab_size, out)
@@ -134,41 +132,8 @@ def build(opts: TrainOptions) -> Run:
     print(json.dumps({"corpus": corpus, "tokenize_s": round(time.time() - t0, 1)}), flush=True)
     device = torch.device(opts.device)
     model = DiffusionLM(mcfg).to(device)
-    return Run(out, device, cfg, tok, model, build_optimizer(model, cfg), train_stream, held_stream, corpus)
-
-
-def _roots(opts: TrainOptions) -> list[Path]:
-    return [Path(d) for d in opts.data]
-
-
-def _suffixes(opts: TrainOptions) -> tuple[str, ...]:
-    return tuple(opts.suffixes.split(","))
-
-
-def corpus_record(
-    opts: TrainOptions,
-    train_files: list[SourceFile],
-    held_files: list[SourceFile],
-    train_stream: TokenStream,
-    held_stream: TokenStream,
-) -> dict[str, Any]:
-    """Where the data came from, how much each split holds, and whether HumanEval leaked in."""
-    roots = _roots(opts)
-    return {
-        "roots": [str(r) for r in roots],
-        "site_packages": bool(opts.site_packages),
-        "suffixes": list(_suffixes(opts)),
-        "cap_mb_per_root": opts.cap_mb,
-        "init": opts.init,
-        "files_by_suffix": dict(Counter(Path(f.rel).suffix for f in train_files)),
-        "files_train": len(train_files),
-        "files_held_out": len(held_files),
-        "tokens_train": int(len(train_stream.ids)),
-        "tokens_held_out": int(len(held_stream.ids)),
-        "bytes_train": sum(len(f.text.encode()) for f in train_files),
-        "license": "PSF-2.0 (CPython standard library)" if roots == [stdlib_dir()] else "see the model card",
-        "humaneval_leak_check": humaneval_leaks(train_files),
-    }
+    opt = build_optimizer(model, cfg, opts.fused_adamw)
+    return set_speed(Run(out, device, cfg, tok, model, opt, train_stream, held_stream, corpus), opts)
 
 
 def _start_from(init: Path, out: Path) -> None:
@@ -196,8 +161,9 @@ def train_config(opts: TrainOptions) -> TrainConfig:
 
 
 def model_config(opts: TrainOptions, vocab_size: int) -> ModelConfig:
-    if opts.init:  # the architecture is the base's, whatever the size flags say
-        return ModelConfig.from_dict(our_config(read_config(Path(opts.init))))
+    if opts.init:  # the architecture is the base's, whatever the size flags say, deepened by --grow-layers
+        base = ModelConfig.from_dict(our_config(read_config(Path(opts.init))))
+        return replace(base, num_hidden_layers=opts.grow_layers) if opts.grow_layers else base
     return ModelConfig(
         vocab_size=vocab_size,
         hidden_size=opts.hidden,
@@ -210,15 +176,26 @@ def model_config(opts: TrainOptions, vocab_size: int) -> ModelConfig:
     )
 
 
-def build_optimizer(model: DiffusionLM, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; weight decay on the matrices only, not on biases and norm gains."""
+def build_optimizer(model: DiffusionLM, cfg: TrainConfig, fused: bool = False) -> torch.optim.Optimizer:
+    """AdamW over the fp32 parameters (with bf16 weights too: they are the masters); weight decay
+    on the matrices only, not on biases and norm gains; `fused`: one kernel for the update."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         betas=(0.9, 0.95),
+        **precision.adamw_kwargs(fused),
     )
+
+
+def set_speed(run: Run, opts: TrainOptions) -> Run:
+    """The run with its step's precision resolved and, with --compile, the model compiled in place
+    (nn.Module.compile keeps the parameters' names, so checkpoints and resumes are unchanged)."""
+    run.precision = precision.resolve(opts.precision, run.device)
+    if opts.compile:
+        run.model.compile()
+    return run
 
 
 # --- resume --------------------------------------------------------------------------------------
@@ -230,7 +207,12 @@ def resume(run: Run, init: str | None) -> tuple[int, float]:
     if (run.out / STATE).is_file():
         return _load_train_state(run.out, run.model, run.opt)
     if init:
-        run.model.load_state_dict(_weights(Path(init), run.model), strict=True)
+        state = _weights(Path(init), run.model)
+        base_layers = int(our_config(read_config(Path(init)))["num_hidden_layers"])
+        layers = run.model.config.num_hidden_layers
+        if layers != base_layers:
+            state = grow_state(state, base_layers, layers)
+        run.model.load_state_dict(state, strict=True)
     return 0, 0.0
 
 
@@ -243,7 +225,7 @@ def _weights(folder: Path, model: DiffusionLM) -> dict[str, torch.Tensor]:
 
 def _load_train_state(out: Path, model: DiffusionLM, opt: torch.optim.Optimizer) -> tuple[int, float]:
     model.load_state_dict(_weights(out, model), strict=True)
-    flat = load_file(str(out / "optimizer.safetensors"))
+    flat = load_sharded(out)
     sd = opt.state_dict()
     for key, val in flat.items():
         pid, name = key.split(".", 1)
@@ -264,11 +246,12 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def autocast(device: torch.device) -> Any:
-    """bf16 autocast on CUDA (weights and optimizer stay fp32); plain fp32 on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast(device: torch.device, choice: str | None = None) -> Any:
+    """The forward's context for a resolved precision (model.train.precision); without one, as
+    the held-out loss has always run: bf16 autocast on CUDA, plain fp32 on CPU."""
+    if choice is None:
+        choice = "bf16-autocast" if device.type == "cuda" else "fp32"
+    return precision.autocast(device, choice)
 
 
 def optimisation_step(run: Run, step: int, rng: random.Random) -> tuple[torch.Tensor, int]:
@@ -276,15 +259,17 @@ def optimisation_step(run: Run, step: int, rng: random.Random) -> tuple[torch.Te
     cfg = run.cfg
     for g in run.opt.param_groups:
         g["lr"] = lr_at(step, cfg)
-    with autocast(run.device):
-        if step < cfg.ar_fraction * cfg.steps:
-            ids = ar_batch(run.train_stream, cfg, rng).to(run.device)
-            loss = ar_loss(run.model, ids)
-        else:
-            ids, clean, weight, _ = (t.to(run.device) for t in make_batch(run.train_stream, cfg, run.tok.specials, rng))
-            loss = diffusion_loss(run.model, ids, clean, weight)
     run.opt.zero_grad(set_to_none=True)
-    loss.backward()
+    with precision.bf16_weights(run.model, run.precision == "bf16-weights"):  # grads come out fp32
+        with autocast(run.device, run.precision):
+            if step < cfg.ar_fraction * cfg.steps:
+                ids = ar_batch(run.train_stream, cfg, rng).to(run.device)
+                loss = ar_loss(run.model, ids)
+            else:
+                batch = make_batch(run.train_stream, cfg, run.tok.specials, rng)
+                ids, clean, weight, _ = (t.to(run.device) for t in batch)
+                loss = diffusion_loss(run.model, ids, clean, weight)
+        loss.backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
     run.opt.step()
     return loss.detach(), ids.numel()
@@ -360,6 +345,7 @@ def save(run: Run, step: int, train_seconds: float) -> None:
             "seq_len": cfg.seq_len,
             "batch_size": cfg.batch_size,
             "ar_fraction": cfg.ar_fraction,
+            "precision": run.precision,
             "corpus": run.corpus,
         }
     }
@@ -373,7 +359,6 @@ def _save_train_state(out: Path, opt: torch.optim.Optimizer, step: int, elapsed:
         for key, val in st.items():
             if torch.is_tensor(val):
                 tensors[f"{pid}.{key}"] = val.detach().cpu().contiguous()
-    save_file(tensors, str(out / "optimizer.safetensors.tmp"))
-    (out / "optimizer.safetensors.tmp").replace(out / "optimizer.safetensors")
+    save_sharded(tensors, out)
     (out / STATE).write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
 

@@ -1,9 +1,11 @@
 """The masked-diffusion objective: batches (mask ratio, span infills) and their losses.
 
 Objective (LLaDA / MDLM style): pick a mask ratio t ~ U(0, 1), mask each token with probability t,
-and minimise cross-entropy on the masked tokens weighted by 1/t. Half the examples are span
-infills instead: a run of lines is cut out, padded with a random number of null tokens, and only
-that region is masked, so the model learns both to write a gap and to say where it ends.
+and minimise cross-entropy on the masked tokens weighted by 1/t. A share of the examples
+(`span_fraction`) are span infills instead: gaps shaped like a user's (lines, a whole body,
+several holes at once: model.train.spans) are cut out, each padded with a random number of null
+tokens, and only those regions are masked, so the model learns both to write a gap and to say
+where it ends.
 
 A masked-LM objective gives a gradient only at masked positions and must first learn to attend
 before it beats unigram statistics; on a CPU budget of ~10M tokens that plateau eats the run.
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 
 from model.tokenizer import CodeTokenizer, SpecialIds
 from model.train.corpus import SourceFile
+from model.train.spans import cut_spans, pad_spans, vocab_tables
 from model.transformer import DiffusionLM
 
 MIN_T = 0.02  # the lowest mask ratio: 1/t weights stay bounded
@@ -48,7 +51,8 @@ class TrainConfig:
 
 
 class TokenStream:
-    """All documents of a split as one int32 array, EOS between files."""
+    """All documents of a split as one int32 array, EOS between files, and the vocabulary tables
+    that cutting gaps on line boundaries needs (model.train.spans)."""
 
     def __init__(self, files: list[SourceFile], tok: CodeTokenizer) -> None:
         eos = tok.specials.eos
@@ -57,38 +61,19 @@ class TokenStream:
         for ids in tok.encode_batch([f.text for f in files]):
             pieces.append(np.asarray(ids + [eos], dtype=np.int32))
         self.ids = np.concatenate(pieces)
-        self.newline = tok.tok.token_to_id("Ċ")
-        vocab = tok.tok.get_vocab()
-        indent = np.zeros(tok.vocab_size, dtype=bool)
-        for piece, tid in vocab.items():
-            indent[tid] = len(piece) > 0 and set(piece) <= {"Ġ", "ĉ"}  # byte-level space / tab
-        self.is_indent = indent
+        self.vocab = vocab_tables(tok.tok.get_vocab(), tok.vocab_size, tok.tok.token_to_id("Ċ"))
 
 
 def _span_example(
     window: np.ndarray, stream: TokenStream, cfg: TrainConfig, rng: random.Random, null_id: int
-) -> tuple[np.ndarray, int, int] | None:
-    """Cut a line-aligned span out of the window and pad it with nulls; returns (ids, start, end)."""
-    L = cfg.seq_len
-    starts = np.nonzero(window[: L - 8] == stream.newline)[0] + 1
-    if len(starts) == 0:
+) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
+    """Gaps of a user's shape cut out of the window and padded with nulls: (ids, regions)."""
+    spans, nulls = cut_spans(window, stream.vocab, rng, cfg.max_span_tokens, cfg.max_nulls)
+    if not spans:
         return None
-    s = int(rng.choice(starts))
-    if rng.random() < 0.8 and s < L and stream.is_indent[window[s]]:
-        s += 1
-    if rng.random() < 0.2:  # finish-the-line gaps start mid-line
-        s = min(s + rng.randint(1, 6), L - 4)
-    n_lines = min(1 + int(rng.expovariate(1 / 2.5)), 16)
-    ends = np.nonzero(window[s:] == stream.newline)[0]
-    if len(ends) == 0:
-        return None
-    e = s + int(ends[min(n_lines, len(ends)) - 1])
-    e = min(e, s + cfg.max_span_tokens)
-    nulls = rng.randint(0, cfg.max_nulls)
-    if e + nulls <= s or s >= L:
-        return None
-    ids = np.concatenate([window[:e], np.full(nulls, null_id, dtype=np.int32), window[e:]])[:L]
-    return ids, s, min(e + nulls, L)
+    ids, regions = pad_spans(window, spans, nulls, null_id)
+    regions = [(a, b) for a, b in regions if b > a]
+    return (ids, regions) if regions else None
 
 
 def make_batch(
@@ -104,19 +89,20 @@ def make_batch(
     for i in range(cfg.batch_size):
         off = rng.randrange(0, len(stream.ids) - L - 1)
         window = stream.ids[off : off + L]
-        region = (0, L)
+        regions = [(0, L)]
         if rng.random() < cfg.span_fraction and specials.null is not None:
             made = _span_example(window, stream, cfg, rng, specials.null)
             if made is not None:
-                window, start, end = made
-                region = (start, end)
+                window, regions = made
         t = MIN_T + (1 - MIN_T) * ((i + u) / cfg.batch_size)  # stratified over the batch: lower variance
         x = torch.from_numpy(window.astype(np.int64))
         in_region = torch.zeros(L, dtype=torch.bool)
-        in_region[region[0] : region[1]] = True
+        for a, b in regions:
+            in_region[a:b] = True
         masked = (torch.rand(L) < t) & in_region
         if not masked.any():
-            masked[rng.randrange(region[0], region[1])] = True
+            a, b = rng.choice(regions)
+            masked[rng.randrange(a, b)] = True
         n_region = max(1, int(in_region.sum()))
         clean.append(x)
         noisy.append(torch.where(masked, torch.full_like(x, specials.mask), x))
@@ -143,5 +129,10 @@ def weighted_loss(logits: torch.Tensor, clean: torch.Tensor, weight: torch.Tenso
 
 
 def diffusion_loss(model: DiffusionLM, noisy: torch.Tensor, clean: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """The diffusion objective of one batch from `make_batch`."""
-    return weighted_loss(model.token_logits(noisy), clean, weight)
+    """The diffusion objective of one batch from `make_batch`. Only the masked positions go
+    through the output layer: a gap-shaped example masks a few dozen of its 256 tokens, and the
+    8,192-wide output layer costs more per position than all of a small model's blocks."""
+    rows, cols = torch.nonzero(weight > 0, as_tuple=True)
+    logits = model.token_logits(noisy, cols=(rows, cols))
+    ce = F.cross_entropy(logits.float(), clean[rows, cols], reduction="none")
+    return (ce * weight[rows, cols]).sum() / noisy.shape[0]

@@ -31,7 +31,9 @@ class TrainOptions:
     site_packages: bool = False
     suffixes: str = ".py"  # comma-separated
     cap_mb: float = 0.0  # per --data folder; 0: no cap
+    caps: str = ""  # comma-separated MB, one per --data folder (0: no cap); overrides cap_mb
     init: str | None = None  # a base checkpoint: fine-tune it
+    grow_layers: int = 0  # with --init: deepen the base to this many layers (model.train.grow); 0: keep its depth
     device: str = "cpu"
     # the architecture of a fresh model (a fine-tune keeps its base's): ModelConfig's defaults
     vocab_size: int = ModelConfig.vocab_size
@@ -47,8 +49,13 @@ class TrainOptions:
     lr: float = TrainConfig.lr
     seed: int = TrainConfig.seed
     ar_fraction: float = TrainConfig.ar_fraction
+    span_fraction: float = TrainConfig.span_fraction
     # the process
     threads: int = field(default_factory=_torch_threads)
     log_every: int = 10  # steps between log lines; every tenth line adds the held-out loss
     save_minutes: float = 5.0
     max_minutes: float = 0.0  # stop (resumably) after this long; 0: run to --steps
+    # the step's speed (model.train.precision; model.bench.train_speed measures the choices)
+    precision: str = "auto"  # auto | fp32 | bf16-autocast | bf16-weights
+    compile: bool = False  # torch.compile the model for training
+    fused_adamw: bool = False  # AdamW's fused kernel instead of its per-tensor loop

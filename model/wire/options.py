@@ -30,7 +30,10 @@ class WorkerOptions:
     device: str = _option("auto", "torch device: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1, mps")
     threads: int = _option(0, "torch threads (0: torch's default)")
     dtype: str = _option(
-        "auto", "weights and activations (auto: bfloat16 on CUDA, float32 elsewhere)", choices=DTYPES
+        "auto",
+        "weights and activations (auto: bfloat16 on CUDA and, for our models, on a CPU with AMX or AVX-512 BF16; "
+        "float32 elsewhere)",
+        choices=DTYPES,
     )
     context_tokens: int = _option(0, "longest window a fill is fitted to, in tokens (0: the model's training context)")
     listen: tuple[str, ...] = _option(

@@ -118,8 +118,11 @@ class Session:
         self.lua("_G.fillgap_test.requests = {}; _G.fillgap_test.messages = {}")
 
 
+# The gate off (typing.gate 0): every typed suggestion shown, these tests being of the editor, not of the gate.
 @contextmanager
-def nvim_session(folder: Path, settings: str = '{"threads": 1}', inline: bool = True) -> Iterator[Session]:
+def nvim_session(
+    folder: Path, settings: str = '{"threads": 1, "typing": {"gate": 0}}', inline: bool = True
+) -> Iterator[Session]:
     """Headless Neovim with tests/editors/init.lua, isolated from the user's config and data."""
     import pynvim
 

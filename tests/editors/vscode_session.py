@@ -60,6 +60,7 @@ SETTINGS: dict[str, Any] = {
     "editor.minimap.enabled": False,
     "files.autoSave": "off",
     "fillgap.worker.mode": "private",
+    "fillgap.typing.gate": 0,  # every typed suggestion shown: these tests are of the editor, not of the gate
     "fillgap.trace.server": "verbose",
     "typescript.disableAutomaticTypeAcquisition": True,
 }

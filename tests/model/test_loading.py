@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from model import devices
+from model import cpu_features, devices
 from model.checkpoint import load_checkpoint, parameter_count
 from model.devices import DeviceError, resolve_device
 from model.engine import load_engine
@@ -107,6 +107,7 @@ def test_a_device_that_is_not_here_is_refused_clearly(monkeypatch: pytest.Monkey
 def _cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(devices, "_mps_available", lambda: False)
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda: frozenset())  # no bf16 units: auto is fp32
 
 
 def test_auto_on_a_cpu_only_machine_loads_and_reports_the_cpu(

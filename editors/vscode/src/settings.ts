@@ -62,7 +62,7 @@ export interface ServerSettings {
   debounce_ms?: number;
   snippets?: "auto" | "on" | "off";
   sampler?: SamplerSettings;
-  typing?: { enabled?: boolean; max_denoising_steps?: number };
+  typing?: { enabled?: boolean; max_denoising_steps?: number; gate?: number };
   worker?: WorkerSettings;
 }
 
@@ -137,6 +137,10 @@ export function toServerSettings(get: Lookup): ServerSettings {
   const steps = get("typing.maxDenoisingSteps");
   if (isNumber(steps) && Number.isInteger(steps) && steps >= 1) {
     typing.max_denoising_steps = steps;
+  }
+  const gate = get("typing.gate");
+  if (isNumber(gate) && gate >= 0 && gate <= 1) {
+    typing.gate = gate;
   }
   if (Object.keys(typing).length > 0) {
     out.typing = typing;

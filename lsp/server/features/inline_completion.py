@@ -9,6 +9,7 @@ from __future__ import annotations
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from lsp.fill.gate import all_scores
 from lsp.fill.pipeline import Suggestion
 from lsp.fill.snippets import with_tab_stops
 from lsp.server.positions import document_at
@@ -68,6 +69,7 @@ def inline_items(
         insert_text=text,
         range=types.Range(first, last),
         filter_text=doc.source[start:end] or None,
-        command=types.Command("fillgap: accepted", "fillgap.accepted", arguments=[doc.uri]),
+        # The gate's scores ride along (the eval reads them); fillgap.accepted reads only the uri.
+        command=types.Command("fillgap: accepted", "fillgap.accepted", arguments=[doc.uri, all_scores(suggestion)]),
     )
     return types.InlineCompletionList(items=[item])

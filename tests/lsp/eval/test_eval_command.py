@@ -30,6 +30,14 @@ def test_eval_reports_pass_at_1_beside_the_harness_bounds(tmp_path: Path) -> Non
     assert all(r["ms"] > 0 for r in report["configs"]["default"]["records"])
     assert "pass@1" in run.stdout and "Open-dCoder 0.5B" in run.stdout
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The gate's curve, from each fill's score as the server sent it (lsp/eval/gating.py).
+    records = [r for r in report["configs"]["default"]["records"] if r["kind"] == "single"]
+    off = report["gate"]["default"]["single"]["curve"][0]
+    assert off["threshold"] == 0 and off["shown"] == sum(r["offered"] for r in records)
+    assert all(0 <= r["score"] <= 1 for r in records if r["offered"]) and "gate curve" in run.stdout
+    merged = tmp_path / "merged.json"  # a merge recomputes the curve from the records
+    assert _eval("--merge", str(out), "--out", str(merged)).returncode == 0
+    assert json.loads(merged.read_text())["gate"] == report["gate"]
 
     direct = tmp_path / "direct.json"
     run = _eval("--limit", "2", "--kinds", "body", "--configs", "no-refine", "--direct", "--out", str(direct))

@@ -125,7 +125,8 @@ async def test_inline_completion_fills_the_body_then_answers_from_the_cache() ->
     assert item.insert_text == FILL
     assert item.range == types.Range(types.Position(2, 4), types.Position(2, 8))  # replaces `pass`
     assert item.filter_text == "pass"
-    assert item.command is not None and item.command.arguments == [URI]
+    assert item.command is not None and item.command.arguments[0] == URI
+    assert item.command.arguments[1]["geomean"] == 0.9  # the gate's scores ride along, for the eval
     asked = len(worker.fills)
     again = await inline_completion.inline_completion(ls, _inline_params(2, 6))
     assert [i.insert_text for i in again.items] == [FILL] and len(worker.fills) == asked

@@ -101,7 +101,7 @@ def test_a_request_with_bad_fields_is_answered_and_the_connection_kept(worker: s
 def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_profile(
     worker: subprocess.Popen[bytes],
 ) -> None:
-    """Our family: full = the base (8 steps, 2 refinement rounds), typing = 8 steps, no
+    """Our family: full = the base (8 steps, 2 refinement rounds), typing = 4 steps, no
     refinement, the dual cache; what a request sets wins over either."""
 
     def ask(req_id: int, sampler: SamplerSettings | None = None, profile: str = "full") -> FillRequest:
@@ -112,7 +112,7 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
         ask(40),
         ask(41, SamplerSettings(steps=8, refine_rounds=2, dual_cache=False)),
         ask(42, profile="typing"),
-        ask(43, SamplerSettings(refine_rounds=2, dual_cache=False), profile="typing"),
+        ask(43, SamplerSettings(steps=8, refine_rounds=2, dual_cache=False), profile="typing"),
         ask(44, SamplerSettings(options={"canvas": 64})),
         ask(45, SamplerSettings(entropy_bound=0.2, infill="inpainting")),  # block diffusion's, not ours
     ]
@@ -123,7 +123,7 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
     full, pinned, typing, typing_pinned = (got[i] for i in (40, 41, 42, 43))
     assert all(isinstance(r, FillResult) for r in (full, pinned, typing, typing_pinned))
     assert (full.forward_passes, full.candidates[0].text) == (pinned.forward_passes, pinned.candidates[0].text)
-    assert typing.forward_passes == 8 < full.forward_passes  # 8 steps, no refinement round
+    assert typing.forward_passes == 4 < full.forward_passes  # 4 steps, no refinement round
     assert (typing_pinned.forward_passes, typing_pinned.candidates[0].text) == (
         full.forward_passes,
         full.candidates[0].text,

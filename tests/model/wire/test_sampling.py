@@ -55,14 +55,15 @@ def test_resolved_settings_set_every_field() -> None:
     assert base(steps=3).steps == 3 and base(steps=3).tau == SAMPLER_DEFAULTS["tau"]
 
 
-def test_the_shipped_family_keeps_the_old_defaults() -> None:
-    """Before settings were optional, the server sent 8 steps, 2 rounds (full) and 8 steps, 0
-    rounds, the dual cache (typing) for our own checkpoints; unset settings resolve to the same."""
+def test_the_shipped_familys_defaults() -> None:
+    """Before settings were optional, the server sent 8 steps, 2 rounds (full) for our own
+    checkpoints; unset settings resolve to the same. Typing: 4 steps (8 before issue 17), 0 rounds,
+    the dual cache."""
     fam = FAMILIES["fillgap"]
     full = for_request(SamplerSettings(), "full", fam.sampler, fam.typing)
     typing = for_request(SamplerSettings(), "typing", fam.sampler, fam.typing)
     assert (full.steps, full.refine_rounds, full.tau, full.dual_cache) == (8, 2, 0.35, False)
-    assert (typing.steps, typing.refine_rounds, typing.dual_cache) == (8, 0, True)
+    assert (typing.steps, typing.refine_rounds, typing.dual_cache) == (4, 0, True)
 
 
 def test_options_merge_by_name_and_unknown_ones_are_refused() -> None:

@@ -102,4 +102,6 @@ test("block-diffusion settings go out under the server's names, only when set an
   assert.deepEqual(from({ "sampler.infill": "guess", "sampler.tMax": null }), {});
   assert.deepEqual(from({ "typing.maxDenoisingSteps": 12 }).typing, { max_denoising_steps: 12 });
   assert.deepEqual(from({ "typing.maxDenoisingSteps": 0 }), {});
+  assert.deepEqual(from({ "typing.gate": 0 }).typing, { gate: 0 }); // 0: every suggestion shown
+  assert.deepEqual(from({ "typing.gate": 1.5 }), {});
 });
