@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lsp.eval.measure import bodies_of
 from lsp.fill.gaps import find_gap
 from lsp.fill.gate import SCORE, SCORES, THRESHOLDS, score
 from lsp.fill.pipeline import fill_gap
 from lsp.fill.settings import TypingProfile
-from lsp.fill.syntax import EXTENSIONS, ByteIndex, captured, grammar, parse
 from lsp.fill.trivial import trivial_fill
 from lsp.worker.client import WorkerClient
 from model.wire.protocol import SamplerSettings
@@ -59,19 +59,12 @@ class Fill:
 
 def line_cases(path: Path) -> list[LineCase]:
     """One case per non-blank line of each function body after its docstring and comments."""
-    language = EXTENSIONS.get(path.suffix)
-    if language is None:
+    found = bodies_of(path)
+    if found is None:
         return []
-    text = path.read_text(encoding="utf-8", errors="replace")
-    index = ByteIndex(text)
-    g = grammar(language)
-    root = parse(language, text).root_node
-    trivia = {n.id for n in captured(g.trivia, root, "trivia")}
+    language, text, index = found.language, found.text, found.index
     starts: set[int] = set()
-    for block in captured(g.bodies, root, "body"):
-        stmts = [s for s in block.named_children if s.id not in trivia]
-        if not stmts:
-            continue
+    for block, stmts in found.blocks:
         at = text.rfind("\n", 0, index.to_char(stmts[0].start_byte)) + 1
         end = index.to_char(block.end_byte)
         while at < end:  # the lines of the body from its first statement on

@@ -51,27 +51,44 @@ class Report:
     p95_ms: float
 
 
-def body_cases(path: Path, budgets: tuple[int, ...] = BODY_BUDGETS) -> list[BodyCase]:
+@dataclass(frozen=True)
+class Bodies:
+    """A source file's function bodies, each with its statements after its docstring and comments."""
+
+    language: str
+    text: str
+    index: ByteIndex
+    placeholder: str  # the language's placeholder body
+    blocks: list[tuple[ts.Node, list[ts.Node]]]
+
+
+def bodies_of(path: Path) -> Bodies | None:
+    """The file's bodies that hold a statement; None for a language without a grammar here."""
     language = EXTENSIONS.get(path.suffix)
     if language is None:
-        return []
+        return None
     text = path.read_text(encoding="utf-8", errors="replace")
-    index = ByteIndex(text)
     g = grammar(language)
     root = parse(language, text).root_node
     trivia = {n.id for n in captured(g.trivia, root, "trivia")}
+    blocks = [(block, stmts) for block in captured(g.bodies, root, "body") if (stmts := _statements(block, trivia))]
+    return Bodies(language, text, ByteIndex(text), g.placeholder, blocks)
+
+
+def body_cases(path: Path, budgets: tuple[int, ...] = BODY_BUDGETS) -> list[BodyCase]:
+    found = bodies_of(path)
+    if found is None:
+        return []
+    text, index = found.text, found.index
     cases = []
-    for block in captured(g.bodies, root, "body"):
-        stmts = _statements(block, trivia)
-        if not stmts:
-            continue
+    for _, stmts in found.blocks:
         start, end = index.to_char(stmts[0].start_byte), index.to_char(stmts[-1].end_byte)
         indent = text[text.rfind("\n", 0, start) + 1 : start]
         if indent.strip():
             continue
-        document = text[:start] + g.placeholder + text[end:]
-        gap = Gap("body", start, start + len(g.placeholder), indent, budgets)
-        cases.append(BodyCase(str(path), language, document, gap, text[start:end]))
+        document = text[:start] + found.placeholder + text[end:]
+        gap = Gap("body", start, start + len(found.placeholder), indent, budgets)
+        cases.append(BodyCase(str(path), found.language, document, gap, text[start:end]))
     return cases
 
 

@@ -62,11 +62,12 @@ def suggestion_of(gap: Gap, text: str, candidate: Candidate, tau: float) -> Sugg
     )
 
 
-def kept_confidences(text: str, candidate: Candidate) -> tuple[float, ...]:
-    """The confidences of the candidate's tokens that lie in the cleaned-up `text`, found in order
-    as doubtful_spans finds them: tokens clean-up cut off are not the suggestion's, and
-    whitespace-only tokens (indentation, line breaks) are left out, since they say little."""
-    kept: list[float] = []
+def placed_tokens(text: str, candidate: Candidate) -> list[tuple[int, int, float]]:
+    """(start, end, confidence) in the cleaned-up `text` of each of the candidate's tokens, found in
+    order. Clean-up only trims (trailing space, lines past a dedent, a suffix echo), so the tokens
+    are found in order, and those it cut off are not the text's; whitespace-only tokens
+    (indentation, line breaks) are left out, since they say little."""
+    placed: list[tuple[int, int, float]] = []
     at = 0
     for token, conf in zip(candidate.tokens, candidate.confidences, strict=False):
         word = token.strip()
@@ -76,26 +77,20 @@ def kept_confidences(text: str, candidate: Candidate) -> tuple[float, ...]:
         if found < 0:
             break
         at = found + len(word)
-        kept.append(conf)
-    return tuple(kept)
+        placed.append((found, at, conf))
+    return placed
+
+
+def kept_confidences(text: str, candidate: Candidate) -> tuple[float, ...]:
+    """The confidences of the candidate's tokens that lie in the cleaned-up `text`."""
+    return tuple(conf for _, _, conf in placed_tokens(text, candidate))
 
 
 def doubtful_spans(text: str, candidate: Candidate, tau: float) -> tuple[tuple[int, int], ...]:
-    """Where in the cleaned-up `text` lie the candidate's tokens under confidence tau.
-
-    Clean-up only trims (trailing space, lines past a dedent, a suffix echo), so the tokens are
-    found in order; whitespace-only tokens are never doubts, and touching doubts merge.
-    """
+    """Where in the cleaned-up `text` lie the candidate's tokens under confidence tau; touching
+    doubts merge."""
     spans: list[tuple[int, int]] = []
-    at = 0
-    for token, conf in zip(candidate.tokens, candidate.confidences, strict=False):
-        word = token.strip()
-        if not word:
-            continue
-        found = text.find(word, at)
-        if found < 0:
-            break
-        at = found + len(word)
+    for found, at, conf in placed_tokens(text, candidate):
         if conf >= tau:
             continue
         if spans and not text[spans[-1][1] : found].strip():
