@@ -15,7 +15,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from functools import lru_cache
@@ -121,23 +121,21 @@ def _spdx_permissive(expression: str) -> bool | None:
             return None
         return ok
 
-    def all_of() -> bool | None:
+    def joined(term: Callable[[], bool | None], word: str, both: Callable[[bool, bool], bool]) -> bool | None:
+        """term (word term)*: AND binds tighter than OR, as in SPDX; None once any part is unknown."""
         nonlocal pos
-        value = atom()
-        while value is not None and pos < len(tokens) and tokens[pos].upper() == "AND":
+        value = term()
+        while value is not None and pos < len(tokens) and tokens[pos].upper() == word:
             pos += 1
-            other = atom()
-            value = None if other is None else value and other
+            other = term()
+            value = None if other is None else both(value, other)
         return value
 
+    def all_of() -> bool | None:
+        return joined(atom, "AND", lambda a, b: a and b)
+
     def any_of() -> bool | None:
-        nonlocal pos
-        value = all_of()
-        while value is not None and pos < len(tokens) and tokens[pos].upper() == "OR":
-            pos += 1
-            other = all_of()
-            value = None if other is None else value or other
-        return value
+        return joined(all_of, "OR", lambda a, b: a or b)
 
     value = any_of()
     return value if pos == len(tokens) else None
