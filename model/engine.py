@@ -59,6 +59,7 @@ class EngineInfo:
     experts_active: int | None = None  # ... and how many each token is routed to (top-k)
     dtype: str | None = None  # the weights' dtype, e.g. "bfloat16"
     device_memory: int | None = None  # bytes the weights hold on the accelerator (None: not on one)
+    typing_gate: float | None = None  # the as-you-type gate calibrated for these weights (None: none)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from model.devices import resolve_device
 from model.engine import EngineInfo, LoadOptions, Passes, SharedPass, StopCheck, slow_dtype, torch_dtype
 from model.families import Family, family_of, our_config
 from model.layout import Layout, Span
-from model.sampler import Denoiser, Sample, infill, revise, score_draft, seeded_generator
+from model.sampler import OPTIONS, Denoiser, Sample, cache_refresh, infill, revise, score_draft, seeded_generator
 from model.transformer import DiffusionLM, LayerCache
+from model.weights import CheckpointError
 from model.windows import Edges, WindowMaker
 from model.wire.protocol import Candidate, FillRequest, FillResult
 from model.wire.sampling import BLOCK_FIELDS, SamplerSettings, for_request, refuse_fields, refuse_unknown_options
@@ -40,6 +41,18 @@ def window_tokens(config: dict, family: Family | None = None, override: int = 0)
     trained = (config.get("fillgap_training") or {}).get("seq_len")
     family_context = family.context_tokens if family is not None else None
     return int(trained or family_context or our_config(config).get("max_position_embeddings") or 512)
+
+
+def calibrated_gate(config: dict) -> float | None:
+    """The as-you-type gate calibrated for these weights (`fillgap measure --calibrate-gate`), which
+    our checkpoints record as `fillgap_gate` in config.json; None when the config has none (every
+    hub checkpoint: a threshold on one model's confidences means nothing for another's)."""
+    gate = config.get("fillgap_gate")
+    if gate is None:
+        return None
+    if isinstance(gate, bool) or not isinstance(gate, int | float) or not 0 < gate < 1:
+        raise CheckpointError(f"config.json: fillgap_gate must be a number between 0 and 1, not {gate!r}")
+    return float(gate)
 
 
 class BatchedModel:
@@ -69,8 +82,9 @@ class BatchedModel:
         *,
         cache: list[LayerCache] | None = None,
         positions: torch.Tensor | None = None,
+        heads: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self._passes.solo(lambda: self._model(ids, key_padding, cache=cache, positions=positions))
+        return self._passes.solo(lambda: self._model(ids, key_padding, cache=cache, positions=positions, heads=heads))
 
     def new_cache(self) -> list[LayerCache]:
         return self._model.new_cache()
@@ -108,6 +122,7 @@ class MaskedDiffusionEngine:
         self.model, self.tok, self.config = load_checkpoint(self.folder, dt, self.device, options.progress)
         self.family = family_of(self.config)
         self.limit = window_tokens(self.config, self.family, options.context_tokens)
+        self.typing_gate = calibrated_gate(self.config)  # a bad value fails the load, not a fill
         self.windows = WindowMaker(self.tok, self.model.config.vocab_size, self.device)
         self.backend = backend_name(self.device, dt)
 
@@ -122,6 +137,7 @@ class MaskedDiffusionEngine:
             self.limit,
             family=self.family.name,
             dtype=dtype,
+            typing_gate=self.typing_gate,
         )
 
     def shared_pass(self) -> SharedPass:
@@ -147,7 +163,8 @@ class MaskedDiffusionEngine:
         """The request's settings over the family's (typing profile, then sampler) over the base."""
         refuse_fields(req.sampler, BLOCK_FIELDS, "masked-diffusion")  # set ones only: resolved ones are all set
         s = for_request(req.sampler, req.profile, self.family.sampler, self.family.typing)
-        refuse_unknown_options(s, (), "masked-diffusion")
+        refuse_unknown_options(s, OPTIONS, "masked-diffusion")
+        cache_refresh(s)  # a malformed value is refused before the fill, not in it
         log.debug("fill %s (%s): %s", req.id, req.profile, s)
         return s
 

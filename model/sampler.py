@@ -53,6 +53,7 @@ class Denoiser(Protocol):
         *,
         cache: list[LayerCache] | None = None,
         positions: torch.Tensor | None = None,
+        heads: torch.Tensor | None = None,
     ) -> torch.Tensor: ...
 
     def new_cache(self) -> list[LayerCache]: ...
@@ -132,10 +133,12 @@ def _to_commit(
 
 
 class _Scorer:
-    """(token, probability, commit score) at every position, from a full forward pass each step or,
-    with the dual cache, from a pass over only the columns being decoded: the first pass fills
-    every layer's keys and values, later ones overwrite just those columns and attend to the rest
-    as cached. Context keys go slightly stale as the gap fills in; that is the approximation."""
+    """(token, probability, commit score) at every position still masked, from a full forward pass
+    each step or, with the dual cache, from a pass over only the columns being decoded: the first
+    pass fills every layer's keys and values, later ones overwrite just those columns and attend to
+    the rest as cached. Context keys go slightly stale as the gap fills in; that is the
+    approximation. Only the columns still masked in some row reach the output layer (a committed
+    token's logits would go unused): at 8,192 entries it costs about as much as the layers do."""
 
     def __init__(
         self,
@@ -164,27 +167,34 @@ class _Scorer:
         at = {c: i for i, c in enumerate(cols.tolist())} if allowed else {}
         self.allowed = [(row, at[col], mask) for row, col, mask in allowed or () if col in at]
 
-    def __call__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Only the columns being decoded go through the output layer; the rest come back zero."""
+    def __call__(self, masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores at the columns `masked` (B, T) holds in some row; every other position is zero."""
+        live = masked[:, self.cols].any(0)  # which of the gap's columns still need a choice
+        cols = self.cols[live]
         if self.cache is None:
-            part = self._choose(self.model.token_logits(self.ids, self.key_padding, cols=self.cols))
+            logits = self.model.token_logits(self.ids, self.key_padding, cols=cols)
         elif self.cache[0].k is None:  # the first pass runs everything and fills the cache
-            logits = self.model.token_logits(self.ids, self.key_padding, cache=self.cache, cols=self.cols)
+            logits = self.model.token_logits(self.ids, self.key_padding, cache=self.cache, cols=cols)
             for layer in self.cache:
                 layer.positions = self.need
-            part = self._choose(logits)
         else:
-            raw = self.model(self.ids[:, self.need], self.key_padding, cache=self.cache, positions=self.need)
-            part = self._choose(raw[:, self.src_at])
+            logits = self.model(
+                self.ids[:, self.need], self.key_padding, cache=self.cache, positions=self.need, heads=self.src_at[live]
+            )
+        part = self._choose(logits, live)
         full = [torch.zeros(self.ids.shape, dtype=t.dtype, device=t.device) for t in part]
         for whole, piece in zip(full, part, strict=True):
-            whole[:, self.cols] = piece
+            whole[:, cols] = piece
         return full[0], full[1], full[2]
 
-    def _choose(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """`choose` over logits (B, len(cols), V), the allowed tokens alone left where some are named."""
-        for row, i, mask in self.allowed:
-            logits[row, i] = logits[row, i].masked_fill(~mask.to(logits.device), float("-inf"))
+    def _choose(self, logits: torch.Tensor, live: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`choose` over logits (B, live columns, V), the allowed tokens alone left where some are named."""
+        if self.allowed:
+            at = (live.long().cumsum(0) - 1).tolist()  # each gap column's index among the live ones
+            kept = live.tolist()
+            for row, i, mask in self.allowed:
+                if kept[i]:
+                    logits[row, at[i]] = logits[row, at[i]].masked_fill(~mask.to(logits.device), float("-inf"))
         return choose(logits, self.s, self.gen, self.specials)
 
 
@@ -201,19 +211,21 @@ def denoise(
     gen: torch.Generator | None,
     stop: StopCheck | None = None,
     allowed: Allowed | None = None,
+    scorer: _Scorer | None = None,
 ) -> int:
     """Unmask every `masked` position of ids in place; returns the forward passes it took.
 
     With a threshold, `steps` is no limit: decoding goes on until nothing is masked. `stop` is
-    asked before every step; when it answers yes, decoding ends with `Stopped`.
+    asked before every step; when it answers yes, decoding ends with `Stopped`. `scorer`: one
+    that scores these ids already (its cache filled by an earlier call), else a new one.
     """
     masked = masked.clone()
     passes = 0
-    scorer = _Scorer(model, ids, masked, key_padding, s, specials, gen, allowed)
+    scorer = scorer or _Scorer(model, ids, masked, key_padding, s, specials, gen, allowed)
     while masked.any():
         if stop is not None and stop():
             raise Stopped
-        tokens, conf, score = scorer()
+        tokens, conf, score = scorer(masked)
         passes += 1
         commit = _to_commit(masked, conf, score, max(1, steps - passes + 1), s.threshold)
         ids[commit] = tokens[commit]
@@ -250,11 +262,12 @@ def revise(
     gen: torch.Generator | None = None,
     stop: StopCheck | None = None,
     allowed: Allowed | None = None,
+    scorer: _Scorer | None = None,
 ) -> int:
     """Re-mask `positions` of committed ids and denoise them again in place; returns forward passes."""
     ids[positions] = specials.mask
     steps = max(1, s.steps // 2)
-    return denoise(model, ids, positions, confidence, key_padding, steps, s, specials, gen, stop, allowed)
+    return denoise(model, ids, positions, confidence, key_padding, steps, s, specials, gen, stop, allowed, scorer)
 
 
 @torch.no_grad()
@@ -280,6 +293,17 @@ def score_draft(
         p = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1).exp()
         probs = torch.where(chosen, p, probs)
     return probs
+
+
+OPTIONS = ("cache_refresh",)  # the sampler options (SamplerSettings.options) this sampler takes
+
+
+def cache_refresh(s: SamplerSettings) -> bool:
+    """Whether each refinement round of a cached fill starts with a full pass (the default)."""
+    value = s.options.get("cache_refresh", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"sampler option cache_refresh must be true or false, not {value!r}")
+    return value
 
 
 def seeded_generator(s: SamplerSettings, device: torch.device) -> torch.Generator:
@@ -308,8 +332,15 @@ def infill(
     confidence = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
     parts = blocks(gap, s.block)
     per_block = max(1, s.steps // len(parts))
+    # With the dual cache and no `cache_refresh`, one scorer serves the unmasking and every
+    # refinement round: a fill costs one full pass. Else each round starts with a full pass of its
+    # own, so the context's keys see the gap as now written (as Fast-dLLM refreshes per block).
+    shared = None
+    if s.dual_cache and len(parts) == 1 and not cache_refresh(s):
+        shared = _Scorer(model, ids, gap, key_padding, s, specials, gen, allowed)
     passes = sum(
-        denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen, stop, allowed) for part in parts
+        denoise(model, ids, part, confidence, key_padding, per_block, s, specials, gen, stop, allowed, shared)
+        for part in parts
     )
     refined = 0
     for _ in range(s.refine_rounds):
@@ -317,5 +348,5 @@ def infill(
         if not targets.any():
             break
         refined += int(targets.sum())
-        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen, stop, allowed)
+        passes += revise(model, ids, targets, confidence, s, specials, key_padding, gen, stop, allowed, shared)
     return Sample(ids=ids, confidence=confidence, forward_passes=passes, refined=refined)

@@ -241,7 +241,10 @@ def table(result: dict[str, Any]) -> str:
     lines.append(
         f"AUC within bins of fill length: {same}; of shortness alone: {short if short is None else round(short, 3)}"
     )
-    lines.append(f"suggested typing.gate: {result['suggested_threshold']} ({result['rule']}; score {SCORE})")
+    lines.append(
+        f"suggested gate: {result['suggested_threshold']} ({result['rule']}; score {SCORE}); the server uses"
+        " it for these weights once it is their config.json's fillgap_gate"
+    )
     others = ", ".join(f"{k} {v}" for k, v in result["suggested_by_score"].items())
     lines.append(f"best score by same-length AUC: {result['best_score']}; the threshold each would take: {others}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from lsp.eval.gating import curve_table, gate_report
 from lsp.eval.harness import ANCHORS, EvalConfig, Judge, Record, WorkerChoice, presets, run_config, summarize
 from lsp.eval.sandbox import network_isolated
 from lsp.eval.tasks import KINDS, Task, all_tasks, load_problems, sample
+from lsp.fill.gate import TRIVIAL_ONLY
 from lsp.worker.settings import add_deadline_argument
 from model.wire.options import WorkerOptions, add_model_arguments
 
@@ -90,6 +91,7 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     gates: dict[str, dict[str, Any]] = {}
     for config in configs:
         t0 = time.time()
+        said: dict[str, Any] = {}
         records = await run_config(
             config,
             tasks,
@@ -97,10 +99,11 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
             worker=WorkerChoice(WorkerOptions(model=ns.model, device=ns.device, threads=ns.threads), ns.deadline_ms),
             direct=ns.direct,
             progress=_progress([0], len(tasks), config.name),
+            said=said,
         )
         results[config.name] = {k: summarize([r for r in records if r.kind == k]) for k in counts}
         if not config.oracle:
-            gates[config.name] = {k: gate_report([r for r in records if r.kind == k]) for k in counts}
+            gates[config.name] = {k: gate_report([r for r in records if r.kind == k], said["gate"]) for k in counts}
         details[config.name] = {
             "sampler": asdict(config.sampler),
             "budgets": asdict(config.budgets),
@@ -133,14 +136,23 @@ def merge(paths: list[Path]) -> dict[str, Any]:
         if any(other[k] != first[k] for k in same):
             raise ValueError(f"{path} was run on other tasks or another model than {paths[0]}")
     merged = {**first, "results": {}, "gate": {}, "configs": {}}
+    defaults: dict[str, float] = {}
     for r in reports:
         merged["results"].update(r["results"])
         merged["configs"].update(r["configs"])
-    for name, config in merged["configs"].items():  # recomputed from the records: at today's default gate
+        defaults.update({name: _recorded_gate(kinds) for name, kinds in (r.get("gate") or {}).items()})
+    for name, config in merged["configs"].items():  # recomputed from the records, at the gate each run had
         records = [Record(**r) for r in config["records"]]
-        if not config["oracle"] and all("score" in r for r in config["records"]):
-            merged["gate"][name] = {k: gate_report([r for r in records if r.kind == k]) for k in first["task_counts"]}
+        if name in defaults and not config["oracle"] and all("score" in r for r in config["records"]):
+            merged["gate"][name] = {
+                k: gate_report([r for r in records if r.kind == k], defaults[name]) for k in first["task_counts"]
+            }
     return merged
+
+
+def _recorded_gate(kinds: dict[str, Any]) -> float:
+    """The default gate a run's curves were drawn at (the same for each kind of task)."""
+    return float(next(iter(kinds.values()))["default"]) if kinds else TRIVIAL_ONLY
 
 
 def main(argv: list[str]) -> int:

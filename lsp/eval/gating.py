@@ -9,7 +9,6 @@ from typing import Any
 
 from lsp.eval.harness import Record
 from lsp.fill.gate import SCORE, THRESHOLDS
-from lsp.fill.settings import TypingProfile
 
 
 def shown(record: Record, threshold: float) -> bool:
@@ -33,12 +32,12 @@ def point(records: list[Record], threshold: float) -> dict[str, float]:
     }
 
 
-def gate_report(records: list[Record], default: float | None = None) -> dict[str, Any]:
-    """The curve, and the point at the default gate (the shipped TypingProfile's unless given)."""
-    at = TypingProfile().gate if default is None else default
+def gate_report(records: list[Record], default: float) -> dict[str, Any]:
+    """The curve, and the point at the default gate: the one in force for the model when
+    `typing.gate` is unset (lsp/fill/gate.py threshold)."""
     return {
-        "default": at,
-        "at_default": point(records, at),
+        "default": default,
+        "at_default": point(records, default),
         "trivial": sum(r.trivial for r in records if r.offered),
         "curve": [point(records, t) for t in THRESHOLDS],
     }

@@ -17,11 +17,13 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from lsprotocol import types
+
 from lsp.eval.client import FillgapClient, apply_item, close_doc, inline, open_doc, position_of, running_server
 from lsp.eval.sandbox import Verdict, run_program
 from lsp.eval.tasks import Task
 from lsp.fill.gaps import DEFAULT_BUDGETS, Budgets, find_gap
-from lsp.fill.gate import SCORE, all_scores
+from lsp.fill.gate import SCORE, all_scores, threshold
 from lsp.fill.pipeline import fill_gap
 from lsp.fill.settings import TypingProfile
 from lsp.fill.trivial import trivial_source
@@ -43,6 +45,8 @@ ANCHORS = {
 # A task's filled file (None: nothing offered) and the fill's gate scores (lsp/fill/gate.py; None: no model).
 Scores = dict[str, float]
 FillFn = Callable[[Task], Awaitable[tuple[str | None, Scores | None]]]
+# The as-you-type gate the model's weights were calibrated for (lsp/fill/gate.py threshold; 0: none).
+GateFn = Callable[[], Awaitable[float]]
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,13 @@ def presets() -> dict[str, EvalConfig]:
         "steps-4": EvalConfig("steps-4", replace(s, steps=4)),
         "steps-16": EvalConfig("steps-16", replace(s, steps=16)),
         "threshold": EvalConfig("threshold", replace(s, threshold=0.9)),
+        "block-4": EvalConfig("block-4", replace(s, block=4)),  # left to right, 4 tokens at a time (LLaDA's semi-AR)
+        "margin": EvalConfig("margin", replace(s, order="margin")),
         "dual-cache": EvalConfig("dual-cache", replace(s, dual_cache=True)),
+        "no-cache": EvalConfig("no-cache", replace(s, dual_cache=False)),
+        # Room for the longer spans: 144 of the 200 seeded multi-line spans fit 64 tokens (70 fit 32),
+        # 130 of the 164 bodies fit 96 (74 fit 48).
+        "long-budgets": EvalConfig("long-budgets", s, Budgets(body=(8, 16, 32, 48, 96), lines=(16, 32, 64))),
         "fixed-budget": EvalConfig("fixed-budget", s, Budgets(body=(48,), lines=(32,), line=(16,))),
         "typing": EvalConfig("typing", s, typed=True),  # as typed: the typing profile (compare with default)
         # Block diffusion (DiffusionGemma) only: its two infill strategies, to choose the default by
@@ -159,13 +169,17 @@ def _server_options(config: EvalConfig, worker: WorkerChoice) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _lsp_filler(config: EvalConfig, worker: WorkerChoice) -> AsyncIterator[FillFn]:
+async def _lsp_filler(config: EvalConfig, worker: WorkerChoice) -> AsyncIterator[tuple[FillFn, GateFn]]:
     async with running_server(_server_options(config, worker)) as client:
 
         async def fill(task: Task) -> tuple[str | None, Scores | None]:
             return await _fill_over_lsp(client, task, config.typed)
 
-        yield fill
+        async def gate() -> float:  # the model's, not the gate off that a typed configuration runs with
+            status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="fillgap.status"))
+            return float((status or {}).get("model_gate") or 0.0)
+
+        yield fill, gate
 
 
 async def _fill_over_lsp(client: FillgapClient, task: Task, typed: bool = False) -> tuple[str | None, Scores | None]:
@@ -185,7 +199,7 @@ async def _fill_over_lsp(client: FillgapClient, task: Task, typed: bool = False)
 
 
 @asynccontextmanager
-async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncIterator[FillFn]:
+async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncIterator[tuple[FillFn, GateFn]]:
     options = choice.options
     worker = WorkerClient(worker_command(options), start_timeout_s(options.model), deadline_ms=choice.deadline_ms)
     try:
@@ -203,17 +217,23 @@ async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncItera
                 return None, None
             return task.document[: gap.start] + s.text + task.document[gap.end :], all_scores(s)
 
-        yield fill
+        async def gate() -> float:
+            return worker.ready.typing_gate if worker.ready is not None else 0.0
+
+        yield fill, gate
     finally:
         await worker.close()
 
 
 @asynccontextmanager
-async def _oracle_filler(config: EvalConfig) -> AsyncIterator[FillFn]:
+async def _oracle_filler(config: EvalConfig) -> AsyncIterator[tuple[FillFn, GateFn]]:
     async def fill(task: Task) -> tuple[str | None, Scores | None]:
         return (task.filled(task.truth) if config.oracle == "canonical" else None), None
 
-    yield fill
+    async def gate() -> float:
+        return 0.0
+
+    yield fill, gate
 
 
 async def run_config(
@@ -224,7 +244,10 @@ async def run_config(
     worker: WorkerChoice = WorkerChoice(),
     direct: bool = False,
     progress: Callable[[Record], None] | None = None,
+    said: dict[str, Any] | None = None,
 ) -> list[Record]:
+    """Every task's record; `said`, when given, gets the gate in force for the model
+    ("gate": the user's default, typing.gate unset, lsp/fill/gate.py threshold)."""
     if config.oracle:
         filler = _oracle_filler(config)
     elif direct:
@@ -232,7 +255,7 @@ async def run_config(
     else:
         filler = _lsp_filler(config, worker)
     records = []
-    async with filler as fill:
+    async with filler as (fill, gate):
         if tasks and not config.oracle:
             await fill(tasks[0])  # start the worker before the clock runs; the result is discarded
         for task in tasks:
@@ -242,6 +265,8 @@ async def run_config(
             records.append(record)
             if progress is not None:
                 progress(record)
+        if said is not None:
+            said["gate"] = threshold(None, await gate())
     return records
 
 

@@ -10,7 +10,9 @@ fills that match the original from those that do not best among fills of about t
 (AUC 0.60; min 0.53, product 0.49). Over all fills, min and product score higher (0.69, 0.71),
 but only because right fills are short (`else:`) and length alone scores 0.86: a gate on them
 would show short fills, not likely ones.
-The threshold is the setting `typing.gate`; 0 turns the gate off, trivial fills included.
+The threshold is the setting `typing.gate`; 0 turns the gate off, trivial fills included. Unset,
+it is the one calibrated for the model's weights, which the worker reports (`Ready.typing_gate`);
+a model with none gets TRIVIAL_ONLY: its score holds nothing back, a trivial fill still is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lsp.fill.pipeline import Suggestion
 from lsp.fill.trivial import trivial_fill
 
 FLOOR = 1e-6  # a confidence of 0 (never sent, but possible in a revision) would make the log -inf
+TRIVIAL_ONLY = FLOOR  # a threshold every scored fill reaches: the gate then holds back trivial fills only
 
 
 def geometric_mean(confidences: Sequence[float]) -> float:
@@ -67,6 +70,14 @@ def score(suggestion: Suggestion, kind: str = SCORE) -> float:
 def all_scores(suggestion: Suggestion) -> dict[str, float]:
     """Every score of SCORES (rounded), for the eval: its curve can be drawn for any of them later."""
     return {kind: round(score(suggestion, kind), 4) for kind in SCORES}
+
+
+def threshold(setting: float | None, calibrated: float = 0.0) -> float:
+    """The gate in force: the user's `typing.gate` when set, else the model's calibrated one
+    (0: it has none), else TRIVIAL_ONLY."""
+    if setting is not None:
+        return setting
+    return calibrated if calibrated > 0 else TRIVIAL_ONLY
 
 
 @dataclass(frozen=True)

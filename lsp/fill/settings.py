@@ -39,17 +39,19 @@ class TypingProfile:
     # Block diffusion (DiffusionGemma): denoising steps per canvas, at most. None: the family's typing value,
     # else the checkpoint's generation_config.json, else the reference's 48.
     max_denoising_steps: int | None = None
-    # Two lengths, not one: with the cache a second row costs little, and on 30 held-out bodies it
-    # offered 27 fills where one length offered 23 (p50 216 vs 222 ms, machine under load).
-    budgets: Budgets = field(default_factory=lambda: Budgets(body=(16, 32), lines=(16, 32), line=(8, 16)))
+    # One length: the first (full) pass is most of a typing fill and costs what its rows do. On the
+    # bench's 100 held-out typing positions (lsp/bench/e2e.py, one worker, quiet machine, 2026-12-02)
+    # one row filled at p50 123 ms against 158 ms for two lengths (16, 32 / 8, 16), and offered 27
+    # fills against 31, 16 shown at the gate against 18.
+    budgets: Budgets = field(default_factory=lambda: Budgets(body=(32,), lines=(32,), line=(16,)))
     resample: bool = False  # no second, sampled set of candidates when none parses (it doubles the time)
     # The gate (lsp/fill/gate.py): a fill scoring under this (the geometric mean of its tokens'
-    # confidences), or a trivial one, is not shown while typing; asked for, it is. 0: no gate. On
-    # 1,000 held-out stdlib lines at the 4-step typing profile, with the shipped model's stage-4
-    # weights (results/gate-calibration.json, `fillgap measure --calibrate-gate`), the highest that
-    # still shows 75% of the right fills: 26% of lines shown instead of 49%, 5.3% of them right
-    # instead of 3.0%, 14 of the 15 right fills kept. (The stage-3 weights scored higher: 0.24.)
-    gate: float = 0.14
+    # confidences), or a trivial one, is not shown while typing; asked for, it is. 0: no gate.
+    # None: the threshold calibrated for the model's weights, which the worker reports (our
+    # checkpoints' config.json `fillgap_gate`, from `fillgap measure --calibrate-gate` on held-out
+    # lines; the shipped weights': 0.14, results/gate-calibration.json), and for a model with none
+    # (every hub checkpoint: one model's confidences say nothing of another's) trivial fills alone.
+    gate: float | None = None
 
     def sampler(self, base: SamplerSettings) -> SamplerSettings:
         """The full profile's settings with this profile's four in place of theirs (None: the
@@ -83,7 +85,7 @@ class Settings:
             raise ValueError(f"snippets must be on, off or auto, not {self.snippets!r}")
         if not 0 <= self.debounce_ms <= 10_000:
             raise ValueError(f"debounce_ms must be 0 to 10000, not {self.debounce_ms}")
-        if not 0 <= self.typing.gate <= 1:
+        if self.typing.gate is not None and not 0 <= self.typing.gate <= 1:
             raise ValueError(f"typing.gate must be 0 to 1 (a probability; 0: off), not {self.typing.gate}")
         unknown = sorted(set(self.languages or ()) - set(LANGUAGES))
         if unknown:

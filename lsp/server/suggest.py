@@ -16,7 +16,7 @@ from pygls.workspace import TextDocument
 
 from lsp.fill.context import related_context
 from lsp.fill.gaps import Gap, find_gap
-from lsp.fill.gate import shown_while_typing
+from lsp.fill.gate import shown_while_typing, threshold
 from lsp.fill.pipeline import Suggestion, fill_gap
 from lsp.server.state import FillgapServer
 from lsp.server.worker_start import start_worker, tell_worker_failed
@@ -54,10 +54,16 @@ def gated(
     """The suggestion, unless a typed request's gate holds it back (lsp/fill/gate.py)."""
     if suggestion is None or not automatic:
         return suggestion
-    if shown_while_typing(language, text, suggestion, ls.settings.typing.gate, tree):
+    if shown_while_typing(language, text, suggestion, gate_in_force(ls), tree):
         return suggestion
     ls.cache.counts["gated"] += 1
     return None
+
+
+def gate_in_force(ls: FillgapServer) -> float:
+    """`typing.gate`, else the threshold calibrated for the worker's model (lsp/fill/gate.py)."""
+    ready = ls.worker.ready if ls.worker is not None else None
+    return threshold(ls.settings.typing.gate, ready.typing_gate if ready is not None else 0.0)
 
 
 async def model_fill(

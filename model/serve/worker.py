@@ -98,6 +98,7 @@ def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engi
         experts=info.experts or 0,
         experts_active=info.experts_active or 0,
         dtype=info.dtype or "",
+        typing_gate=info.typing_gate or 0.0,
     )
     return engine, ready
 

@@ -17,7 +17,8 @@ from model.wire.sampling import PROFILES, SamplerSettings
 from model.wire.sampling import check as check_sampler
 
 # 2: every sampler setting optional (unset: the family's default), sampler options, profiles, progress.
-VERSION = 2
+# 3: `ready` says the checkpoint's calibrated as-you-type gate.
+VERSION = 3
 MAX_FRAME = 64 * 1024 * 1024
 _LEN = struct.Struct(">I")
 
@@ -108,6 +109,9 @@ class Ready:
     experts: int = 0  # mixture of experts: experts per layer ...
     experts_active: int = 0  # ... and the top-k each token is routed to
     dtype: str = ""  # the weights' dtype
+    # The as-you-type gate calibrated for these weights (lsp/fill/gate.py; the checkpoint's
+    # config.json `fillgap_gate`); 0: none was, the server then holds back trivial fills only.
+    typing_gate: float = 0.0
     type: str = "ready"
 
 

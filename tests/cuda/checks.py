@@ -75,13 +75,15 @@ def fills(prefix: str, suffix: str) -> dict[str, FillRequest]:
         return FillRequest(id=n, prefix=prefix, suffix=suffix, **fields)
 
     return {
-        "greedy": at(1, budgets=[16, 32], sampler=S(steps=8)),
+        "greedy": at(1, budgets=[16, 32], sampler=S(steps=8, dual_cache=False)),  # plain passes: shared
         "greedy, dual cache": at(2, budgets=[16, 32], sampler=S(dual_cache=True)),
         "temperature 0.8, random order": at(3, budgets=[24], sampler=S(temperature=0.8, order="random", seed=1)),
         "temperature 0.8, dual cache": at(4, budgets=[24], sampler=S(temperature=0.8, dual_cache=True, seed=2)),
-        "revise the draft's ranges": at(5, draft=draft, remask=[[7, 12]], sampler=S(temperature=0.8)),
+        "revise the draft's ranges": at(5, draft=draft, remask=[[7, 12]], sampler=S(temperature=0.8, dual_cache=False)),
         "revise where the model doubts": at(6, draft=draft, remask_below=0.5),
-        "joint holes": at(7, holes=["...", "..."], between=["\n    x = 1\n    "], budgets=[8]),
+        "joint holes": at(
+            7, holes=["...", "..."], between=["\n    x = 1\n    "], budgets=[8], sampler=S(dual_cache=False)
+        ),
     }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from model.checkpoint import CheckpointError
+from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 from model.engine import load_engine
 from model.layout import fit_window
 from model.masked_engine import MaskedDiffusionEngine
@@ -62,3 +64,20 @@ def test_an_unknown_family_is_refused_naming_the_config(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "gpt-j"}')
     with pytest.raises(CheckpointError, match="config.json"):
         load_engine(tmp_path)
+
+
+def test_the_calibrated_gate_comes_from_the_checkpoint_config(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    assert load_engine(tiny_checkpoint).info.typing_gate is None  # nobody calibrated it
+    folder = tmp_path / "calibrated"
+    shutil.copytree(tiny_checkpoint, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "fillgap_gate": 0.14}))
+    assert load_engine(folder).info.typing_gate == 0.14
+    (folder / "config.json").write_text(json.dumps({**config, "fillgap_gate": 1.5}))
+    with pytest.raises(CheckpointError, match="fillgap_gate must be a number between 0 and 1"):
+        load_engine(folder)
+
+
+def test_the_shipped_checkpoint_carries_its_calibrated_gate() -> None:
+    gate = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text()).get("fillgap_gate")
+    assert isinstance(gate, float) and 0 < gate < 1  # results/gate-calibration.json, the model card

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +17,7 @@ from model.layout import CONTEXT_SHARE, Layout, Span, context_lead, fit_window, 
 from model.masked_engine import MaskedDiffusionEngine, window_tokens
 from model.sampler import infill
 from model.wire.options import worker_command
-from model.wire.protocol import FillRequest, Progress, Ready, from_wire, read_frame
+from model.wire.protocol import FillRequest, Progress, Ready, SamplerSettings, from_wire, read_frame
 
 EOS = 1
 BOS = 4
@@ -165,12 +166,15 @@ class _Writes:
         self.config = SimpleNamespace(shift_logits=shift, vocab_size=vocab)
         self.vocab, self.content, self.filler = vocab, content, filler
         self.seen: list[list[int]] = []
+        self.first = -1  # the gap's first column
 
     def token_logits(self, ids: torch.Tensor, key_padding=None, cache=None, cols=None) -> torch.Tensor:
         self.seen.append(ids[0].tolist())
+        if len(self.seen) == 1:  # the first pass is asked for every gap column: the first of them starts it
+            self.first = int(cols[0])
         logits = torch.zeros(ids.shape[0], len(cols), self.vocab, device=ids.device)
         logits[..., self.filler] = 20.0
-        logits[:, 0, self.content] = 30.0
+        logits[:, cols == self.first, self.content] = 30.0  # later passes are asked only for columns still masked
         return logits
 
     def new_cache(self) -> list:
@@ -211,7 +215,10 @@ def test_each_family_sees_its_own_file_markers_mask_and_filler(
         return sample
 
     monkeypatch.setattr("model.masked_engine.infill", spy)
-    req = FillRequest(id=1, prefix="def f():\n    ", suffix="\n", budgets=[4])
+    # Without the cache: the stand-in writes logits for whole sequences only (it has no layers to cache)
+    req = FillRequest(
+        id=1, prefix="def f():\n    ", suffix="\n", budgets=[4], sampler=SamplerSettings(dual_cache=False)
+    )
     (cand,) = engine.fill(req).candidates
     seen = golden["seen"]
     assert [M if i == sp.mask else tok.id_to_token(i) for i in stub.seen[0]] == seen
@@ -244,6 +251,8 @@ def test_the_worker_fits_fills_to_the_context_its_flag_asks_for() -> None:
         while isinstance(msg := from_wire(read_frame(proc.stdout)), Progress):
             pass
         assert isinstance(msg, Ready) and msg.context_tokens == 300  # the shipped model's own is 256
+        shipped = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text())
+        assert msg.typing_gate == shipped["fillgap_gate"]  # the gate calibrated for these weights, told the server
     finally:
         proc.kill()
         proc.wait()

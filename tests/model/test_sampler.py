@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import torch
 
 from model.sampler import infill, refine_targets, score_draft
@@ -55,6 +58,27 @@ def test_dual_cache_first_step_is_exact_and_later_steps_stay_close(
     assert torch.equal(exact.ids, cached.ids)  # one step: nothing cached is stale yet
     many = infill(tiny_model, ids, gap, base(steps=6, refine_rounds=0, dual_cache=True), sp)
     assert not (many.ids == mask).any() and torch.equal(many.ids[~gap], ids[~gap])
+
+
+@pytest.mark.parametrize(("refresh", "full_passes"), [(True, 3), (False, 1)])
+def test_a_cached_fill_refreshes_its_cache_per_refinement_round_unless_told_not_to(
+    tiny_model: DiffusionLM,
+    tiny_tokenizer: CodeTokenizer,
+    monkeypatch: pytest.MonkeyPatch,
+    refresh: bool,
+    full_passes: int,
+) -> None:
+    ids, gap = _batch(tiny_tokenizer)
+    sp = tiny_tokenizer.specials
+    full = []  # every pass over the whole sequence goes through token_logits; cached ones do not
+    plain = tiny_model.token_logits
+    monkeypatch.setattr(tiny_model, "token_logits", lambda *a, **k: full.append(1) or plain(*a, **k))
+    s = base(steps=4, refine_rounds=2, tau=1.0, dual_cache=True)  # tau 1: every round has targets
+    out = infill(tiny_model, ids, gap, replace(s, options={"cache_refresh": refresh}), sp)
+    assert len(full) == full_passes and out.forward_passes > full_passes
+    assert not (out.ids == sp.mask).any() and torch.equal(out.ids[~gap], ids[~gap])
+    with pytest.raises(ValueError, match="cache_refresh must be true or false"):
+        infill(tiny_model, ids, gap, replace(s, options={"cache_refresh": "no"}), sp)
 
 
 def test_nulls_are_committed_after_content() -> None:

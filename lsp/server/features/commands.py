@@ -15,6 +15,7 @@ from lsp.fill.syntax import LANGUAGES
 from lsp.server.edits import edit_for
 from lsp.server.positions import document_at, open_document
 from lsp.server.state import FillgapServer
+from lsp.server.suggest import gate_in_force
 from lsp.worker.client import WorkerUnavailable
 
 STATUS_TIMEOUT_S = 2.0  # the worker's own counters are worth this wait, no more
@@ -86,5 +87,7 @@ def status(ls: FillgapServer) -> dict[str, object]:
         "documents": len(ls.workspace.text_documents),
         "suggestions": dict(ls.cache.counts),
         "sampler": ls.settings.sampler.set_fields(),  # what the user set; the worker's family fills in the rest
+        "typing_gate": gate_in_force(ls),  # the as-you-type gate in force (the user's, else the model's)
+        "model_gate": ready.typing_gate if ready else None,  # the one calibrated for the model (0: none)
         "parses": {"full": ls.trees.full_parses, "incremental": ls.trees.incremental_parses},
     }

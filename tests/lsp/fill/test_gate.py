@@ -16,7 +16,7 @@ from lsp.eval.calibrate import Fill, auc, choose, curve, line_cases, same_length
 from lsp.eval.gating import gate_report
 from lsp.eval.harness import Record
 from lsp.fill.gaps import Gap
-from lsp.fill.gate import SCORES, Verdict, judge, score, shown_while_typing
+from lsp.fill.gate import SCORES, TRIVIAL_ONLY, Verdict, judge, score, shown_while_typing, threshold
 from lsp.fill.pipeline import Suggestion, kept_confidences, suggestion_of
 from lsp.fill.settings import from_options
 from lsp.fill.trivial import trivial_fill, trivial_source
@@ -103,9 +103,20 @@ def test_a_typed_request_shows_only_likely_untrivial_fills() -> None:
 
 def test_the_gate_setting_is_a_probability() -> None:
     assert from_options({"typing": {"gate": 0}}).typing.gate == 0
-    assert 0 < from_options({}).typing.gate < 1
+    assert from_options({}).typing.gate is None  # unset: the model's own
     with pytest.raises(ValueError, match="typing.gate must be 0 to 1"):
         from_options({"typing": {"gate": 1.5}})
+
+
+def test_the_gate_in_force_is_the_users_else_the_models_else_trivial_fills_only() -> None:
+    assert threshold(0.3, calibrated=0.14) == 0.3 and threshold(0, calibrated=0.14) == 0  # set: as set, 0 off
+    assert threshold(None, calibrated=0.14) == 0.14
+    assert threshold(None, calibrated=0.0) == TRIVIAL_ONLY  # a model nobody calibrated
+    doc = "def area(r):\n    pass\n"
+    gap = Gap("body", doc.index("pass"), doc.index("pass") + 4, "    ", (16,))
+    barely = (0.001,) * 4  # a score far under any calibrated gate
+    assert shown_while_typing("python", doc, _suggestion("return 3.14 * r * r", barely, gap), TRIVIAL_ONLY)
+    assert not shown_while_typing("python", doc, _suggestion("return None", (0.99,) * 2, gap), TRIVIAL_ONLY)
 
 
 def _fill(right: bool, geomean: float, trivial: bool = False, offered: bool = True) -> Fill:
@@ -185,3 +196,24 @@ async def test_the_server_holds_back_a_typed_unlikely_fill_and_answers_an_invoke
     assert ls.cache.counts["gated"] == 1 and ls.cache.counts["hits"] == 1  # filled once, held back, then shown
     ls.settings = from_options({"debounce_ms": 0, "typing": {"gate": 0}})
     assert (await inline_completion.inline_completion(ls, _inline_params(2, 6, automatic=True))).items
+
+
+class CalibratedWorker(UnsureWorker):
+    """The unsure stand-in, whose model reports a calibrated gate as the real worker's `ready` does."""
+
+    def __init__(self, gate: float) -> None:
+        super().__init__()
+        self.gate = gate
+
+    async def ensure_started(self, progress: Any = None) -> Any:
+        self.ready = replace(await super().ensure_started(progress), typing_gate=self.gate)
+        return self.ready
+
+
+@pytest.mark.parametrize(("calibrated", "shown"), [(0.5, False), (0.1, True), (0.0, True)])
+async def test_with_the_gate_unset_the_models_calibrated_gate_holds(calibrated: float, shown: bool) -> None:
+    ls = _server(CalibratedWorker(calibrated))  # every token at 0.2: under 0.5, over 0.1; 0: none calibrated
+    ls.settings = from_options({"debounce_ms": 0})
+    _open(ls)
+    typed = await inline_completion.inline_completion(ls, _inline_params(2, 6, automatic=True))
+    assert bool(typed.items) is shown

@@ -31,9 +31,10 @@ def _answers(batcher: Batcher, requests: list[FillRequest]) -> dict[int, FillRes
     return answers
 
 
+UNCACHED = SamplerSettings(dual_cache=False)  # plain passes share the batch; cached ones run alone
 TINY_REQUESTS = [
-    FillRequest(id=21, prefix="def add(a, b):\n    ", suffix="\n", budgets=[4, 9]),
-    FillRequest(id=22, prefix="for i in range(3):\n    ", suffix="\nprint(i)\n", budgets=[6]),
+    FillRequest(id=21, prefix="def add(a, b):\n    ", suffix="\n", budgets=[4, 9], sampler=UNCACHED),
+    FillRequest(id=22, prefix="for i in range(3):\n    ", suffix="\nprint(i)\n", budgets=[6], sampler=UNCACHED),
     FillRequest(id=23, prefix="x = [", suffix="]\n", budgets=[5], sampler=SamplerSettings(steps=3, dual_cache=True)),
     FillRequest(id=24, prefix="def add(a, b):\n    ", suffix="\n", draft="return a + b", remask_below=0.5),
 ]
@@ -63,9 +64,11 @@ def engines() -> tuple[MaskedDiffusionEngine, Batcher]:
 
 
 REQUESTS = [
-    FillRequest(id=1, prefix="def area(w, h):\n    ", suffix="\n", budgets=[8, 16, 32]),
-    FillRequest(id=2, prefix="import os\n\ndef home():\n    return ", suffix="\n", budgets=[8]),
-    FillRequest(id=3, prefix="for i in range(10):\n    ", suffix="\nprint('done')\n", budgets=[16, 4]),
+    FillRequest(id=1, prefix="def area(w, h):\n    ", suffix="\n", budgets=[8, 16, 32], sampler=UNCACHED),
+    FillRequest(id=2, prefix="import os\n\ndef home():\n    return ", suffix="\n", budgets=[8], sampler=UNCACHED),
+    FillRequest(
+        id=3, prefix="for i in range(10):\n    ", suffix="\nprint('done')\n", budgets=[16, 4], sampler=UNCACHED
+    ),
     FillRequest(id=4, prefix="x = [", suffix="]\n", budgets=[12], sampler=SamplerSettings(steps=3, dual_cache=True)),
 ]
 

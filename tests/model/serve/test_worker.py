@@ -101,8 +101,8 @@ def test_a_request_with_bad_fields_is_answered_and_the_connection_kept(worker: s
 def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_profile(
     worker: subprocess.Popen[bytes],
 ) -> None:
-    """Our family: full = the base (8 steps, 2 refinement rounds), typing = 4 steps, no
-    refinement, the dual cache; what a request sets wins over either."""
+    """Our family: full = the base (8 steps, 2 refinement rounds) with the dual cache, typing = 4
+    steps, no refinement, the dual cache; what a request sets wins over either."""
 
     def ask(req_id: int, sampler: SamplerSettings | None = None, profile: str = "full") -> FillRequest:
         settings = sampler or SamplerSettings()
@@ -110,9 +110,9 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
 
     asked = [
         ask(40),
-        ask(41, SamplerSettings(steps=8, refine_rounds=2, dual_cache=False)),
+        ask(41, SamplerSettings(steps=8, refine_rounds=2, dual_cache=True)),
         ask(42, profile="typing"),
-        ask(43, SamplerSettings(steps=8, refine_rounds=2, dual_cache=False), profile="typing"),
+        ask(43, SamplerSettings(steps=8, refine_rounds=2, dual_cache=True), profile="typing"),
         ask(44, SamplerSettings(options={"canvas": 64})),
         ask(45, SamplerSettings(entropy_bound=0.2, infill="inpainting")),  # block diffusion's, not ours
     ]

@@ -44,7 +44,7 @@ M.name = 'fillgap'
 ---@field dual_cache? boolean
 ---@field max_denoising_steps? integer   block diffusion: steps per canvas for as-you-type requests
 ---@field resample? boolean
----@field gate? number                  [0, 1] typed suggestions scored under this (or trivial) are not shown; 0: all shown
+---@field gate? number                  [0, 1] typed suggestions scored under this (or trivial) are not shown; 0: all shown; nil: the model's calibrated gate
 
 ---@class fillgap.Settings
 ---@field model? string                  checkpoint folder (a DiffusionGemma download works too); nil: the shipped model
