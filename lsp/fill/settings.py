@@ -40,10 +40,12 @@ class TypingProfile:
     # else the checkpoint's generation_config.json, else the reference's 48.
     max_denoising_steps: int | None = None
     # One length: the first (full) pass is most of a typing fill and costs what its rows do. On the
-    # bench's 100 held-out typing positions (lsp/bench/e2e.py, one worker, quiet machine, 2026-12-02)
-    # one row filled at p50 123 ms against 158 ms for two lengths (16, 32 / 8, 16), and offered 27
-    # fills against 31, 16 shown at the gate against 18.
-    budgets: Budgets = field(default_factory=lambda: Budgets(body=(32,), lines=(32,), line=(16,)))
+    # bench's 100 held-out typing positions (lsp/bench/e2e.py, one worker, 2026-12-02) one row filled
+    # at p50 123 ms against 158 ms for two lengths (16, 32 / 8, 16; stage-4 weights, quiet machine).
+    # It offers less: with the stage-5 weights 22 fills (11 shown at the gate) at 8 tokens for the
+    # rest of a line, 23 (9) at 16, 29 (16) with two lengths. 8, not 16: the rest of a line is short,
+    # and at 16 the model wrote `.\n\n"""` after `return w` where 8 gives `, n` (the VS Code test).
+    budgets: Budgets = field(default_factory=lambda: Budgets(body=(32,), lines=(32,), line=(8,)))
     resample: bool = False  # no second, sampled set of candidates when none parses (it doubles the time)
     # The gate (lsp/fill/gate.py): a fill scoring under this (the geometric mean of its tokens'
     # confidences), or a trivial one, is not shown while typing; asked for, it is. 0: no gate.
