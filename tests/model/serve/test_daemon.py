@@ -181,10 +181,12 @@ def test_a_short_fill_joins_a_long_one_and_finishes_first(daemon: subprocess.Pop
     sock = default_socket()
     a, b = unix(sock), unix(sock)
     assert isinstance(a.hello(), Ready) and isinstance(b.hello(), Ready)
-    long = SamplerSettings(steps=64, refine_rounds=0)
+    # Without the cache, which our family uses by default: a cached pass runs alone, never shared.
+    long = SamplerSettings(steps=64, refine_rounds=0, dual_cache=False)
     a.send(FillRequest(id=1, prefix="def f(items):\n    ", suffix="\n", budgets=[64] * 4, sampler=long))
     until("the long fill to run", lambda: _status(sock).running == 1, every=0.1)  # not a fixed sleep
-    b.send(FillRequest(id=2, prefix="x = ", suffix="\n", budgets=[4], sampler=SamplerSettings(steps=2)))
+    short_settings = SamplerSettings(steps=2, dual_cache=False)
+    b.send(FillRequest(id=2, prefix="x = ", suffix="\n", budgets=[4], sampler=short_settings))
     b.sock.settimeout(120)
     short = b.recv()
     assert isinstance(short, FillResult) and short.id == 2
