@@ -17,7 +17,7 @@ from lsp.eval.sandbox import network_isolated
 from lsp.eval.tasks import KINDS, Task, all_tasks, load_problems, sample
 from lsp.fill.gate import TRIVIAL_ONLY
 from lsp.worker.settings import add_deadline_argument
-from model.wire.options import WorkerOptions, add_model_arguments
+from model.wire.options import DTYPES, WorkerOptions, add_model_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--configs", default="default", help=f"comma-separated, of: {', '.join(presets())} (canonical/empty: no model)"
     )
     p.add_argument("--direct", action="store_true", help="drive the worker directly instead of through the LSP")
+    p.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="with --direct: the worker's weights and activations, to compare float32 with bfloat16 (the "
+        "server's worker always takes auto)",
+    )
     add_model_arguments(p)
     add_deadline_argument(p)
     p.add_argument("--out", type=Path, default=Path("results/eval.json"), help="JSON results (with every task)")
@@ -57,7 +64,10 @@ def _tasks(kinds: str, limit: int, seed: int) -> tuple[dict[str, int], list[Task
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    head = f"{'config':<14}{'kind':<8}{'tasks':>6}{'pass@1':>8}{'parses':>8}{'exact':>7}{'offered':>9}{'mean ms':>9}"
+    head = (
+        f"{'config':<14}{'kind':<8}{'tasks':>6}{'pass@1':>8}{'parses':>8}{'raw':>7}{'exact':>7}{'offered':>9}"
+        f"{'mean ms':>9}"
+    )
     rows = [head, "-" * len(head)]
     for name, kinds in results.items():
         for kind, s in kinds.items():
@@ -65,6 +75,7 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
                 continue
             rows.append(
                 f"{name:<14}{kind:<8}{s['tasks']:>6}{100 * s['pass@1']:>7.1f}%{100 * s['parses']:>7.1f}%"
+                f"{100 * s.get('raw_parses', 0.0):>6.1f}%"  # absent from runs made before it was recorded
                 f"{100 * s['exact']:>6.1f}%{100 * s['offered']:>8.1f}%{s['mean_ms']:>9.0f}"
             )
     rows.append("")
@@ -96,7 +107,9 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
             config,
             tasks,
             judge,
-            worker=WorkerChoice(WorkerOptions(model=ns.model, device=ns.device, threads=ns.threads), ns.deadline_ms),
+            worker=WorkerChoice(
+                WorkerOptions(model=ns.model, device=ns.device, threads=ns.threads, dtype=ns.dtype), ns.deadline_ms
+            ),
             direct=ns.direct,
             progress=_progress([0], len(tasks), config.name),
             said=said,
@@ -115,6 +128,7 @@ async def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     return {
         "model": ns.model or "shipped default",
         "device": ns.device,
+        "dtype": ns.dtype,
         "path": "direct" if ns.direct else "lsp",
         "seed": ns.seed,
         "limit_per_kind": ns.limit,
@@ -131,9 +145,9 @@ def merge(paths: list[Path]) -> dict[str, Any]:
     """Several runs' results as one report; they must share model, path, tasks and seed."""
     reports = [json.loads(p.read_text()) for p in paths]
     first = reports[0]
-    same = ("model", "path", "seed", "limit_per_kind", "task_counts")
+    same = ("model", "dtype", "path", "seed", "limit_per_kind", "task_counts")
     for path, other in zip(paths[1:], reports[1:], strict=True):
-        if any(other[k] != first[k] for k in same):
+        if any(other.get(k) != first.get(k) for k in same):  # runs from before "dtype" have none
             raise ValueError(f"{path} was run on other tasks or another model than {paths[0]}")
     merged = {**first, "results": {}, "gate": {}, "configs": {}}
     defaults: dict[str, float] = {}
@@ -159,6 +173,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="fillgap eval", description="HumanEval infilling: fill, run the tests, report.")
     add_arguments(p)
     ns = p.parse_args(argv)
+    if ns.dtype != "auto" and not ns.direct:
+        p.error("--dtype needs --direct: the server starts its worker at dtype auto")
     try:
         report = merge(ns.merge) if ns.merge else asyncio.run(evaluate(ns))
     except (RuntimeError, ValueError) as exc:

@@ -42,9 +42,11 @@ ANCHORS = {
     "Open-dCoder 0.5B, true length": 77.4,
 }
 
-# A task's filled file (None: nothing offered) and the fill's gate scores (lsp/fill/gate.py; None: no model).
+# A task's filled file (None: nothing offered), the fill's gate scores (lsp/fill/gate.py; None: no
+# model), and whether the model's top candidate parsed as written (before repair or resampling).
 Scores = dict[str, float]
-FillFn = Callable[[Task], Awaitable[tuple[str | None, Scores | None]]]
+Filled = tuple[str | None, Scores | None, bool]
+FillFn = Callable[[Task], Awaitable[Filled]]
 # The as-you-type gate the model's weights were calibrated for (lsp/fill/gate.py threshold; 0: none).
 GateFn = Callable[[], Awaitable[float]]
 
@@ -100,6 +102,10 @@ class Record:
     score: float | None = None  # the gate's score of the fill (lsp/fill/gate.py SCORE), as the server gave it
     scores: Scores | None = None  # every score of gate.SCORES, for drawing the curve of another
     trivial: bool = False  # the fill leaves its function trivial (lsp/fill/trivial.py): gated while typing
+    # The model's top candidate, cleaned up, parsed in context before any repair or resampling (the
+    # server's tree-sitter check, lsp/fill/pipeline.py): issue 17's "raw parse" share. False when
+    # nothing was offered, since a top candidate that parses is always offered.
+    raw_parses: bool = False
 
 
 def program(task: Task, filled: str) -> str:
@@ -125,7 +131,9 @@ class Judge:
     def __init__(self) -> None:
         self._seen: dict[str, Verdict] = {}
 
-    def __call__(self, task: Task, filled: str | None, ms: float, scores: Scores | None = None) -> Record:
+    def __call__(
+        self, task: Task, filled: str | None, ms: float, scores: Scores | None = None, top_parsed: bool = False
+    ) -> Record:
         source = task.document if filled is None else filled
         fill_end = len(source) - len(task.document) + task.end
         text = program(task, source)
@@ -145,6 +153,7 @@ class Judge:
             score=None if scores is None else scores.get(SCORE),
             scores=scores,
             trivial=filled is not None and trivial_source("python", source, task.cursor, fill_end),
+            raw_parses=filled is not None and top_parsed,
         )
 
 
@@ -172,7 +181,7 @@ def _server_options(config: EvalConfig, worker: WorkerChoice) -> dict[str, Any]:
 async def _lsp_filler(config: EvalConfig, worker: WorkerChoice) -> AsyncIterator[tuple[FillFn, GateFn]]:
     async with running_server(_server_options(config, worker)) as client:
 
-        async def fill(task: Task) -> tuple[str | None, Scores | None]:
+        async def fill(task: Task) -> Filled:
             return await _fill_over_lsp(client, task, config.typed)
 
         async def gate() -> float:  # the model's, not the gate off that a typed configuration runs with
@@ -182,7 +191,7 @@ async def _lsp_filler(config: EvalConfig, worker: WorkerChoice) -> AsyncIterator
         yield fill, gate
 
 
-async def _fill_over_lsp(client: FillgapClient, task: Task, typed: bool = False) -> tuple[str | None, Scores | None]:
+async def _fill_over_lsp(client: FillgapClient, task: Task, typed: bool = False) -> Filled:
     uri = f"file:///humaneval/{task.id.replace('/', '_').replace(' ', '_')}.py"
     open_doc(client, uri, task.document)
     try:
@@ -191,11 +200,12 @@ async def _fill_over_lsp(client: FillgapClient, task: Task, typed: bool = False)
     finally:
         close_doc(client, uri)
     if not items:
-        return None, None
+        return None, None, False
     args = items[0].command.arguments if items[0].command is not None else None
     said = args[1] if args and len(args) > 1 else None  # the server's scores of the fill
     rated = {str(k): float(v) for k, v in said.items()} if isinstance(said, dict) else None
-    return apply_item(task.document, items[0]), rated
+    facts = args[2] if args and len(args) > 2 and isinstance(args[2], dict) else {}
+    return apply_item(task.document, items[0]), rated, bool(facts.get("top_parsed"))
 
 
 @asynccontextmanager
@@ -208,14 +218,14 @@ async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncItera
         budgets = typing.budgets if config.typed else config.budgets
         profile = "typing" if config.typed else "full"
 
-        async def fill(task: Task) -> tuple[str | None, Scores | None]:
+        async def fill(task: Task) -> Filled:
             gap = find_gap("python", task.document, task.cursor, budgets)
             resample = typing.resample if config.typed else True
             outcome = await fill_gap(worker, "python", task.document, gap, sampler, resample=resample, profile=profile)
             s = outcome.suggestion
             if s is None:
-                return None, None
-            return task.document[: gap.start] + s.text + task.document[gap.end :], all_scores(s)
+                return None, None, False
+            return task.document[: gap.start] + s.text + task.document[gap.end :], all_scores(s), s.top_parsed
 
         async def gate() -> float:
             return worker.ready.typing_gate if worker.ready is not None else 0.0
@@ -227,8 +237,9 @@ async def _direct_filler(config: EvalConfig, choice: WorkerChoice) -> AsyncItera
 
 @asynccontextmanager
 async def _oracle_filler(config: EvalConfig) -> AsyncIterator[tuple[FillFn, GateFn]]:
-    async def fill(task: Task) -> tuple[str | None, Scores | None]:
-        return (task.filled(task.truth) if config.oracle == "canonical" else None), None
+    async def fill(task: Task) -> Filled:
+        canonical = config.oracle == "canonical"
+        return (task.filled(task.truth) if canonical else None), None, canonical
 
     async def gate() -> float:
         return 0.0
@@ -260,8 +271,8 @@ async def run_config(
             await fill(tasks[0])  # start the worker before the clock runs; the result is discarded
         for task in tasks:
             t0 = time.perf_counter()
-            filled, rated = await fill(task)
-            record = judge(task, filled, (time.perf_counter() - t0) * 1000, rated)
+            filled, rated, top_parsed = await fill(task)
+            record = judge(task, filled, (time.perf_counter() - t0) * 1000, rated, top_parsed)
             records.append(record)
             if progress is not None:
                 progress(record)
@@ -280,6 +291,7 @@ def summarize(records: list[Record]) -> dict[str, float]:
         "pass@1": sum(r.passed for r in records) / n,
         "offered": sum(r.offered for r in records) / n,
         "parses": sum(r.parses for r in records) / n,
+        "raw_parses": sum(r.raw_parses for r in records) / n,
         "exact": sum(r.exact for r in records) / n,
         "mean_ms": statistics.fmean(ms),
         "p95_ms": percentile(ms, 95) or 0.0,  # nearest rank (model.wire.stats); n > 0 here

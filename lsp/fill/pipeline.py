@@ -53,6 +53,10 @@ class Suggestion:
     # The model's confidence in each token of `text` (whitespace-only tokens left out): what the
     # as-you-type gate scores (lsp/fill/gate.py). Empty for the rest of a suggestion typed through.
     confidences: tuple[float, ...] = ()
+    # How fill_gap came by it (Outcome.how; "" when it did not), and whether the model's top
+    # candidate, cleaned up, parsed as it was: issue 17's raw parse share, which the eval reports.
+    how: str = ""
+    top_parsed: bool = False
 
 
 def suggestion_of(gap: Gap, text: str, candidate: Candidate, tau: float) -> Suggestion:
@@ -134,7 +138,8 @@ async def fill_gap(
     cleaned = [(t, c) for c in result.candidates if (t := clean(c.text, gap, suffix))]
     whole = _first_parsing(language_id, document, gap, cleaned, tau, tree)
     if whole is not None:
-        return Outcome(whole, raw, "whole")
+        top = whole.text == cleaned[0][0] or parses(language_id, document, gap, cleaned[0][0], tree, False)
+        return Outcome(replace(whole, how="whole", top_parsed=top), raw, "whole")
     if cleaned:
         draft, first = cleaned[0]
         so_far = kept_confidences(draft, first)
@@ -142,7 +147,7 @@ async def fill_gap(
             worker, language_id, document, gap, prefix, suffix, draft, sampler, context, profile, tree, so_far, rounds
         )
         if repaired is not None:
-            return Outcome(repaired, raw, "repaired")
+            return Outcome(replace(repaired, how="repaired"), raw, "repaired")
     more: list[tuple[str, Candidate]] = []
     if resample:
         seed = (sampler.seed if sampler.seed is not None else SAMPLER_DEFAULTS["seed"]) + 1
@@ -152,11 +157,11 @@ async def fill_gap(
         more = [(t, c) for c in again.candidates if (t := clean(c.text, gap, suffix))]
         whole = _first_parsing(language_id, document, gap, more, tau, tree)
         if whole is not None:
-            return Outcome(whole, raw, "resampled")
+            return Outcome(replace(whole, how="resampled"), raw, "resampled")
     for text, cand in cleaned + more:
         cut = longest_parsing_prefix(language_id, document, gap, text, tree)
         if cut:
-            return Outcome(suggestion_of(gap, cut, cand, tau), raw, "cut")
+            return Outcome(replace(suggestion_of(gap, cut, cand, tau), how="cut"), raw, "cut")
     log.info("no candidate of %d parses for a %s gap", len(cleaned) + len(more), gap.kind)
     return Outcome(None, raw, "none")
 

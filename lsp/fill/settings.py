@@ -23,15 +23,16 @@ class TypingProfile:
     """How as-you-type (Automatic) requests are filled: latency first. An Invoked request, a code
     action or a command gets the full `sampler` and `budgets`. Its requests go as profile "typing":
     what is unset here comes from the checkpoint family's typing profile (model/families.py; the
-    shipped model's: 4 steps, no refinement, the dual cache) and one syntax-repair round
+    shipped model's: 4 steps, one refinement round, the dual cache) and one syntax-repair round
     (lsp/fill/pipeline.py TYPING_REPAIR_ROUNDS). Measured on the shipped model (1 thread, 30 held-out
     bodies, machine under load): p50 3.1 s with the full profile (30 offered), 0.22 s with its
     typing profile at 8 steps (23 offered); 4 steps cut that by a third (100 typing positions)."""
 
     enabled: bool = True
-    # None: the family's. For the shipped model 4 steps and no refinement: on 100 held-out typing
-    # positions (the bench's) 8 steps offered 24 at p50 501 ms, 4 steps 25 at 329 ms, 3 steps 26 at
-    # 278 ms (one worker, interleaved, machine under load). Earlier, 6 steps + one refinement round
+    # None: the family's. For the shipped model 4 steps and one refinement round (model/families.py
+    # says why). Earlier, with no refinement, on 100 held-out typing positions (the bench's), 8 steps
+    # offered 24 at p50 501 ms, 4 steps 25 at 329 ms, 3 steps 26 at 278 ms (one worker, interleaved,
+    # machine under load). Earlier, 6 steps + one refinement round
     # offered 24 of 30 bodies at 226 ms but nothing on short files like tests/editors' bodies.
     steps: int | None = None
     refine_rounds: int | None = None

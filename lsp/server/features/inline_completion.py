@@ -69,7 +69,16 @@ def inline_items(
         insert_text=text,
         range=types.Range(first, last),
         filter_text=doc.source[start:end] or None,
-        # The gate's scores ride along (the eval reads them); fillgap.accepted reads only the uri.
-        command=types.Command("fillgap: accepted", "fillgap.accepted", arguments=[doc.uri, all_scores(suggestion)]),
+        # The gate's scores and how the fill came about ride along (the eval reads them);
+        # fillgap.accepted reads only the uri.
+        command=types.Command(
+            "fillgap: accepted", "fillgap.accepted", arguments=[doc.uri, all_scores(suggestion), _facts(suggestion)]
+        ),
     )
     return types.InlineCompletionList(items=[item])
+
+
+def _facts(suggestion: Suggestion) -> dict[str, object]:
+    """How the fill came about (lsp/fill/pipeline.py Outcome.how), and whether the model's top
+    candidate parsed as written, before repair or resampling."""
+    return {"how": suggestion.how, "top_parsed": suggestion.top_parsed}

@@ -35,6 +35,9 @@ def test_eval_reports_pass_at_1_beside_the_harness_bounds(tmp_path: Path) -> Non
     off = report["gate"]["default"]["single"]["curve"][0]
     assert off["threshold"] == 0 and off["shown"] == sum(r["offered"] for r in records)
     assert all(0 <= r["score"] <= 1 for r in records if r["offered"]) and "gate curve" in run.stdout
+    # The raw parse share: the top candidate as written, from what the server said of each item.
+    assert default["single"]["raw_parses"] <= default["single"]["offered"]
+    assert all(r["offered"] for r in records if r["raw_parses"]) and " raw " in run.stdout
     merged = tmp_path / "merged.json"  # a merge recomputes the curve from the records
     assert _eval("--merge", str(out), "--out", str(merged)).returncode == 0
     assert json.loads(merged.read_text())["gate"] == report["gate"]

@@ -38,11 +38,11 @@ def test_canonical_fills_all_pass_and_empty_bodies_all_fail() -> None:
     tasks = [t for kind in KINDS for t in all_tasks(PROBLEMS, kind)]
     canonical = asyncio.run(run_config(presets()["canonical"], tasks, judge))
     assert summarize(canonical)["pass@1"] == 1.0
-    assert all(r.exact and r.parses for r in canonical)
+    assert all(r.exact and r.parses and r.raw_parses for r in canonical)
     bodies = all_tasks(PROBLEMS, "body")
     empty = asyncio.run(run_config(presets()["empty"], bodies, judge))
     assert summarize(empty)["pass@1"] == 0.0
-    assert not any(r.offered for r in empty)
+    assert not any(r.offered or r.raw_parses for r in empty)
 
 
 def test_sample_is_seeded_and_bounded() -> None:

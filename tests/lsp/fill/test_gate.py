@@ -192,6 +192,7 @@ async def test_the_server_holds_back_a_typed_unlikely_fill_and_answers_an_invoke
     assert asked.items[0].command is not None and asked.items[0].command.arguments == [
         URI,
         dict.fromkeys(("geomean", "mean", "min"), 0.2) | {"product": 0.0016},
+        {"how": "whole", "top_parsed": True},
     ]
     assert ls.cache.counts["gated"] == 1 and ls.cache.counts["hits"] == 1  # filled once, held back, then shown
     ls.settings = from_options({"debounce_ms": 0, "typing": {"gate": 0}})

@@ -28,7 +28,8 @@ async def test_a_typed_request_hides_an_unlikely_fill_that_an_invoked_one_shows(
             raise AssertionError("the model offered nothing for any blank body line")
         (item,) = asked
         assert isinstance(item.command, types.Command) and item.command.arguments is not None
-        uri, scores = item.command.arguments
+        uri, scores, facts = item.command.arguments
+        assert facts["how"] in ("whole", "repaired", "cut")  # typed: no resampling
         assert uri == URI and 0 <= scores[SCORE] < GATE
         assert typed == []
         status = await _status(client)

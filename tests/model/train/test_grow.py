@@ -25,17 +25,19 @@ def test_copies_spread_evenly_after_their_sources() -> None:
         grown_layer_sources(4, 3)
 
 
-@pytest.mark.parametrize("layers", [6, 8])
-def test_the_grown_shipped_model_gives_the_same_logits(layers: int) -> None:
+@pytest.mark.parametrize("extra", [2, 4])
+def test_the_grown_shipped_model_gives_the_same_logits(extra: int) -> None:
     base, tok, _ = load_checkpoint(SHIPPED)
     state = load_state(SHIPPED)
     state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    have = base.config.num_hidden_layers
+    layers = have + extra
     grown = DiffusionLM(replace(base.config, num_hidden_layers=layers)).eval()
-    grown.load_state_dict(grow_state(state, 4, layers), strict=True)
+    grown.load_state_dict(grow_state(state, have, layers), strict=True)
     ids = torch.tensor([tok.encode("def area(w, h):\n    return w * h\n")])
     with torch.no_grad():
         assert torch.equal(grown.token_logits(ids), base.token_logits(ids))
-    copy = grown_layer_sources(4, layers).index(None)
+    copy = grown_layer_sources(have, layers).index(None)
     assert grown.model.layers[copy].self_attn.o_proj.weight.abs().sum() == 0
 
 
