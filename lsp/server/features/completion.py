@@ -6,7 +6,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from lsp.fill.pipeline import Suggestion
-from lsp.fill.snippets import escape
+from lsp.fill.snippets import escape, line_indent, relative_to
 from lsp.server.capabilities import client_takes_snippets
 from lsp.server.positions import document_at
 from lsp.server.state import FillgapServer
@@ -39,14 +39,20 @@ def completion_item(doc: TextDocument, suggestion: Suggestion, snippet: bool) ->
     if start.line != end.line:
         return None
     first = suggestion.text.strip().split("\n")[0]
+    new_text = suggestion.text
+    if snippet:  # the client indents each new line of a snippet to the gap's line: give it them relative
+        relative = relative_to(line_indent(doc.source, gap.start), suggestion.text)
+        if relative is None:
+            return None  # a line shallower than the gap's: no snippet says that, and plain text would insert a word
+        new_text = escape(relative[0])
     return types.CompletionItem(
         label=first if len(first) <= LABEL_CHARS else first[: LABEL_CHARS - 3] + "...",
         kind=types.CompletionItemKind.Snippet,
         detail=f"fillgap ({suggestion.text.count(chr(10)) + 1} lines, confidence {suggestion.confidence:.2f})",
         documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```{doc.language_id}\n{suggestion.text}\n```"),
-        text_edit=types.TextEdit(
-            range=types.Range(start, end), new_text=escape(suggestion.text) if snippet else suggestion.text
-        ),
+        text_edit=types.TextEdit(range=types.Range(start, end), new_text=new_text),
         filter_text=doc.source[gap.start : gap.end] or None,
         insert_text_format=types.InsertTextFormat.Snippet if snippet else types.InsertTextFormat.PlainText,
+        # VS Code re-indents an item's new lines unless told otherwise; plain text is sent as written.
+        insert_text_mode=types.InsertTextMode.AdjustIndentation if snippet else types.InsertTextMode.AsIs,
     )

@@ -11,7 +11,7 @@ from pygls.workspace import TextDocument
 
 from lsp.fill.gate import all_scores
 from lsp.fill.pipeline import Suggestion
-from lsp.fill.snippets import with_tab_stops
+from lsp.fill.snippets import line_indent, relative_to, with_tab_stops
 from lsp.server.positions import document_at
 from lsp.server.state import FillgapServer
 from lsp.server.suggest import suggest
@@ -62,9 +62,7 @@ def inline_items(
     ls.cache.shown(doc.uri, doc.source, suggestion)
     text: str | types.StringValue = insert
     if ls.snippets and suggestion.doubts and insert.endswith(suggestion.text):
-        shift = len(insert) - len(suggestion.text)
-        doubts = tuple((a + shift, b + shift) for a, b in suggestion.doubts)
-        text = types.StringValue(with_tab_stops(insert, doubts))
+        text = _snippet(doc.source, start, insert, suggestion) or insert
     item = types.InlineCompletionItem(
         insert_text=text,
         range=types.Range(first, last),
@@ -76,6 +74,15 @@ def inline_items(
         ),
     )
     return types.InlineCompletionList(items=[item])
+
+
+def _snippet(source: str, start: int, insert: str, suggestion: Suggestion) -> types.StringValue | None:
+    """`insert` with the suggestion's doubtful spans as tab stops, its new lines relative to the line's
+    indentation, which the client puts back; None when a line is shallower (plain text then)."""
+    shift = len(insert) - len(suggestion.text)
+    doubts = tuple((a + shift, b + shift) for a, b in suggestion.doubts)
+    relative = relative_to(line_indent(source, start), insert, doubts)
+    return types.StringValue(with_tab_stops(*relative)) if relative is not None else None
 
 
 def _facts(suggestion: Suggestion) -> dict[str, object]:

@@ -204,6 +204,29 @@ async def test_completion_offers_the_fill_as_one_item() -> None:
     assert isinstance(item.text_edit, types.TextEdit) and item.text_edit.new_text == "return w * h  # \\$1"
 
 
+async def test_a_multi_line_completion_item_is_written_for_how_the_client_indents_it() -> None:
+    """A snippet client prefixes each new line with the gap's line's indentation (Neovim's vim.snippet,
+    VS Code's snippet session): the item's lines come relative to it; plain text comes as written,
+    marked as such (VS Code would re-indent it too)."""
+    snippets = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(
+            completion=types.CompletionClientCapabilities(
+                completion_item=types.ClientCompletionItemOptions(snippet_support=True)
+            )
+        )
+    )
+    params = types.CompletionParams(types.TextDocumentIdentifier(URI), types.Position(2, 6))
+    for caps, new_text, mode in (
+        (snippets, "w = abs(w)\nreturn w * h", types.InsertTextMode.AdjustIndentation),
+        (None, "w = abs(w)\n    return w * h", types.InsertTextMode.AsIs),
+    ):
+        ls = _server(StandInWorker("w = abs(w)\n    return w * h"), caps)
+        _open(ls)
+        (item,) = (await completion.completion(ls, params)).items
+        assert isinstance(item.text_edit, types.TextEdit)
+        assert (item.text_edit.new_text, item.insert_text_mode) == (new_text, mode)
+
+
 async def test_code_actions_list_instantly_and_resolve_against_their_version() -> None:
     worker = StandInWorker()
     ls = _server(worker)

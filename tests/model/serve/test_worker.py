@@ -102,7 +102,7 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
     worker: subprocess.Popen[bytes],
 ) -> None:
     """Our family: full = the base (8 steps, 2 refinement rounds) with the dual cache, typing = 4
-    steps, no refinement, the dual cache; what a request sets wins over either."""
+    steps, one refinement round, the dual cache; what a request sets wins over either."""
 
     def ask(req_id: int, sampler: SamplerSettings | None = None, profile: str = "full") -> FillRequest:
         settings = sampler or SamplerSettings()
@@ -123,7 +123,7 @@ def test_unset_settings_are_the_familys_and_a_typing_request_gets_its_typing_pro
     full, pinned, typing, typing_pinned = (got[i] for i in (40, 41, 42, 43))
     assert all(isinstance(r, FillResult) for r in (full, pinned, typing, typing_pinned))
     assert (full.forward_passes, full.candidates[0].text) == (pinned.forward_passes, pinned.candidates[0].text)
-    assert typing.forward_passes == 4 < full.forward_passes  # 4 steps, no refinement round
+    assert 4 <= typing.forward_passes < full.forward_passes  # 4 steps, then one refinement round (if any doubts)
     assert (typing_pinned.forward_passes, typing_pinned.candidates[0].text) == (
         full.forward_passes,
         full.candidates[0].text,
