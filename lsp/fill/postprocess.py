@@ -6,6 +6,7 @@ Each filter takes the text and the gap and returns text ("" drops the suggestion
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import tree_sitter as ts
@@ -34,6 +35,26 @@ def stop_at_dedent(text: str, gap: Gap, suffix: str) -> str:
     return text
 
 
+_EXIT = re.compile(r"(return|raise|throw|break|continue)\b")
+_CLOSERS = (")", "]", "}")
+
+
+def stop_after_exit(text: str, gap: Gap, suffix: str) -> str:
+    """Nothing after a `return` (raise, throw, break, continue) in the same block runs: cut at the
+    next line that starts a statement at the gap's level (a closing bracket there is the exit's own).
+    The model often repeats its last line ("return None" twice)."""
+    lines = text.split("\n")
+    exited = False
+    for i, line in enumerate(lines):
+        rest = line.lstrip() if i == 0 else line[len(gap.indent) :] if line.startswith(gap.indent) else ""
+        if not rest or rest[0] in " \t":
+            continue  # blank, or deeper than the gap's level: inside the statement above
+        if exited and not rest.startswith(_CLOSERS):
+            return "\n".join(lines[:i]).rstrip()
+        exited = exited or _EXIT.match(rest) is not None
+    return text
+
+
 def drop_suffix_echo(text: str, gap: Gap, suffix: str) -> str:
     """Cut trailing lines that repeat the lines right after the gap (the model copying its context)."""
     lines = text.split("\n")
@@ -46,7 +67,7 @@ def drop_suffix_echo(text: str, gap: Gap, suffix: str) -> str:
     return text
 
 
-FILTERS: tuple[Filter, ...] = (strip_trailing_space, single_line, stop_at_dedent, drop_suffix_echo)
+FILTERS: tuple[Filter, ...] = (strip_trailing_space, single_line, stop_at_dedent, stop_after_exit, drop_suffix_echo)
 
 
 def clean(text: str, gap: Gap, suffix: str) -> str:

@@ -18,6 +18,22 @@ def test_echo_of_the_suffix_is_cut() -> None:
     assert clean("x = 1\n    y = 2", gap, doc[gap.end :]) == "x = 1"
 
 
+def test_what_follows_a_return_in_the_same_block_is_cut() -> None:
+    suffix = DOC[BODY.end :]
+    assert clean("return None\n    return None", BODY, suffix) == "return None"
+    assert (
+        clean("if w:\n        return w\n    return h\n    x = 1", BODY, suffix)
+        == "if w:\n        return w\n    return h"
+    )
+    assert (
+        clean("raise ValueError(\n        w\n    )\n    y = 2", BODY, suffix) == "raise ValueError(\n        w\n    )"
+    )
+    assert clean("returned = w\n    return returned", BODY, suffix) == "returned = w\n    return returned"
+    js = Gap("body", 0, 0, "  ", BODY_BUDGETS)
+    assert clean("return {\n    a: 1,\n  };\n  const b = 2;", js, "\n}\n") == "return {\n    a: 1,\n  };"
+    assert clean("throw new Error(w);\n  w += 1;", js, "\n}\n") == "throw new Error(w);"
+
+
 def test_single_line_gap_keeps_one_line() -> None:
     doc = "total = \n"
     gap = Gap("line", 8, 8, "", LINE_BUDGETS)
