@@ -52,7 +52,7 @@ class TypingProfile:
     # confidences), or a trivial one, is not shown while typing; asked for, it is. 0: no gate.
     # None: the threshold calibrated for the model's weights, which the worker reports (our
     # checkpoints' config.json `fillgap_gate`, from `fillgap measure --calibrate-gate` on held-out
-    # lines; the shipped weights': 0.14, results/gate-calibration.json), and for a model with none
+    # lines; the shipped weights': 0.24, results/gate-calibration.json), and for a model with none
     # (every hub checkpoint: one model's confidences say nothing of another's) trivial fills alone.
     gate: float | None = None
 
