@@ -153,13 +153,26 @@ def error_ranges(
 def longest_parsing_prefix(
     language_id: str, document: str, gap: Gap, text: str, document_tree: ts.Tree | None = None
 ) -> str:
-    """The insertion cut to its longest run of leading whole lines that parses in context, or ''."""
+    """The insertion cut to its longest run of leading whole lines that parses in context; for the
+    rest of a line, else to its longest run of whole words and marks (`, h)` after `return w`
+    gives `, h`); else ''."""
     lines = text.split("\n")
     for n in range(len(lines), 0, -1):
         candidate = "\n".join(lines[:n]).rstrip()
         if parses(language_id, document, gap, candidate, document_tree):
             return candidate
+    if gap.kind != "line":
+        return ""
+    ends = [m.end() for m in _PIECE.finditer(text) if m.end() < len(text.rstrip())]
+    for end in reversed(ends[-LINE_CUTS:]):
+        candidate = text[:end].rstrip()
+        if candidate.strip() and parses(language_id, document, gap, candidate, document_tree):
+            return candidate
     return ""
+
+
+_PIECE = re.compile(r"\w+|\S")
+LINE_CUTS = 6  # shorter cuts of a line tried, longest first: each is a parse of the gap's region
 
 
 def parses_worse(

@@ -46,6 +46,16 @@ def test_the_longest_parsing_run_of_lines_is_kept() -> None:
     assert longest_parsing_prefix("python", DOC, BODY, "return (") == ""
 
 
+def test_the_rest_of_a_line_is_cut_to_its_longest_parsing_words() -> None:
+    doc = 'def area(w, h):\n    """Area."""\n    return w\n'
+    at = doc.index("return w") + len("return w")
+    gap = Gap("line", at, at, "    ", LINE_BUDGETS)
+    assert longest_parsing_prefix("python", doc, gap, ", h)") == ", h"
+    assert longest_parsing_prefix("python", doc, gap, " * h") == " * h"
+    assert longest_parsing_prefix("python", doc, gap, ")))") == ""
+    assert longest_parsing_prefix("python", DOC, BODY, "return (w") == ""  # a body: whole lines only
+
+
 def test_error_ranges_point_into_the_insertion() -> None:
     text = "x = w * h\n    return x +"
     ranges = error_ranges("python", DOC, BODY, text)

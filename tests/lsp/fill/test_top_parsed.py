@@ -18,6 +18,7 @@ AT = len("def area(w, h):\n    return ")
 GAP = Gap("line", AT, AT, "    ", (8,))
 BROKEN = Candidate("w * (h", 8, 0.5, ["w", " *", " (", "h"], [0.5] * 4)
 GOOD = Candidate("w * h", 8, 0.6, ["w", " *", " h"], [0.6] * 3)
+NO_PREFIX = Candidate(")) *", 8, 0.4, [")", ")", " *"], [0.4] * 3)  # no run of its words parses either
 
 
 class Answers:
@@ -47,6 +48,12 @@ def test_a_later_candidate_offered_whole_does_not_count_as_the_top_one_parsing()
     assert outcome.suggestion.how == "whole" and not outcome.suggestion.top_parsed
 
 
-def test_nothing_that_parses_offers_nothing() -> None:
+def test_a_line_that_parses_nowhere_is_cut_to_the_words_that_do() -> None:
     outcome = _fill(BROKEN)
+    assert outcome.suggestion is not None and outcome.suggestion.text == "w" and outcome.how == "cut"
+    assert not outcome.suggestion.top_parsed
+
+
+def test_nothing_that_parses_offers_nothing() -> None:
+    outcome = _fill(NO_PREFIX)
     assert outcome.suggestion is None and outcome.how == "none"
