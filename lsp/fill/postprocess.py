@@ -37,6 +37,8 @@ def stop_at_dedent(text: str, gap: Gap, suffix: str) -> str:
 
 _EXIT = re.compile(r"(return|raise|throw|break|continue)\b")
 _CLOSERS = (")", "]", "}")
+_PIECE = re.compile(r"\w+|\S")  # a word, or one mark: where the rest of a line may be cut
+LINE_CUTS = 6  # shorter cuts of a line tried, longest first: each is a parse of the gap's region
 
 
 def stop_after_exit(text: str, gap: Gap, suffix: str) -> str:
@@ -169,10 +171,6 @@ def longest_parsing_prefix(
         if candidate.strip() and parses(language_id, document, gap, candidate, document_tree):
             return candidate
     return ""
-
-
-_PIECE = re.compile(r"\w+|\S")
-LINE_CUTS = 6  # shorter cuts of a line tried, longest first: each is a parse of the gap's region
 
 
 def parses_worse(

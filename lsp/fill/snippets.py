@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from lsp.fill.gaps import line_start
+
 _SPECIAL = re.compile(r"([$}\\])")
 
 
@@ -30,7 +32,7 @@ Spans = tuple[tuple[int, int], ...]
 def line_indent(source: str, offset: int) -> str:
     """The indentation of the line holding `offset`, up to `offset`: what a snippet client (VS Code's
     snippet session, Neovim's vim.snippet) prefixes to each new line it inserts there."""
-    head = source[source.rfind("\n", 0, offset) + 1 : offset]
+    head = source[line_start(source, offset) : offset]
     return head[: len(head) - len(head.lstrip(" \t"))]
 
 
