@@ -5,7 +5,7 @@ owns its parser (`main(argv)`). Modules are imported by name only when their sub
 `serve` and `fill` never load torch in this process, and `fillgap -h` loads nothing.
 
 May import: the standard library, the rest of `lsp`, and `model.wire`. The table names `model`
-modules (`worker`, `train`) as strings: loading them for their own subcommand is this package's
+modules (`worker`, `train`, `cluster`) as strings: loading them for their own subcommand is this package's
 one use of importlib, and the one place `lsp` reaches model code.
 """
 
@@ -30,6 +30,7 @@ COMMANDS = {
     "eval": Command("lsp.eval.command", "HumanEval infilling: fill through the server, run the tests"),
     "worker": Command("model.serve.worker", "hold a model and answer fill requests, on stdio or a socket"),
     "train": Command("model.train.cli", "train a checkpoint"),
+    "cluster": Command("model.cluster.cli", "serve workers on a Ray Serve cluster: up, down"),
     "bench": Command("lsp.bench.command", "throughput vs autoregressive, LSP latency, concurrency, memory"),
     "status": Command("lsp.cli.status", "counters of this user's running workers"),
     "bench-lsp": Command("lsp.bench.initialize", "initialize latency of fillgap serve against a bare pygls server"),

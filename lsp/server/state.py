@@ -43,7 +43,14 @@ class FillgapServer(LanguageServer):
         self.cache.clear()  # suggestions made under other settings
         w = settings.worker
         connector = connector_for(
-            settings.model, settings.device, settings.threads, w.mode, w.address, w.token_file, w.idle_timeout_s
+            settings.model,
+            settings.device,
+            settings.threads,
+            w.mode,
+            w.address,
+            w.token_file,
+            w.idle_timeout_s,
+            cluster_model=w.model,
         )
         if old is not None and old.key == connector.key:
             old.deadline_ms = w.deadline_ms

@@ -26,6 +26,7 @@ from lsp.worker.settings import WorkerSettings
 from model.wire.options import START_TIMEOUT_MIN_S
 from model.wire.protocol import (
     Cancel,
+    ClusterStatus,
     ErrorReply,
     FillRequest,
     FillResult,
@@ -190,16 +191,18 @@ class WorkerClient:
             holes=list(holes),
             between=list(between),
             profile=profile,
+            model=self.connector.model_name,
         )
         result = await self._ask(req)
         assert isinstance(result, FillResult)
         self.failures = 0
         return result
 
-    async def status(self, timeout: float = 5.0) -> WorkerStatus:
-        """The worker's own counters (queue, served, latency, memory); starts it if needed."""
+    async def status(self, timeout: float = 5.0) -> WorkerStatus | ClusterStatus:
+        """The worker's own counters (queue, served, latency, memory), or a cluster's per model and
+        replica; starts the worker if needed."""
         reply = await asyncio.wait_for(self._ask(StatusRequest(id=next(self._ids))), timeout)
-        if not isinstance(reply, WorkerStatus):
+        if not isinstance(reply, WorkerStatus | ClusterStatus):
             raise WorkerUnavailable(f"status answered with {type(reply).__name__}")
         return reply
 

@@ -67,16 +67,29 @@ class WorkerUnavailable(RuntimeError):
     pass
 
 
+class FrameWriter(Protocol):
+    """Where a link's frames go: a stream's writer, or a cluster's requests (lsp/worker/cluster.py)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
 @dataclass
 class Link:
     reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    writer: FrameWriter
     ready: Ready
 
 
 class Connector(Protocol):
     key: tuple[object, ...]
     shares: bool  # closing the server leaves the worker running for others
+    model_name: str  # what fills name as their model ("": the one worker reached; a cluster's own names)
 
     async def connect(self, timeout: float, progress: ProgressFn | None = None) -> Link:
         """A link to a ready worker within `timeout` s (extended while it reports progress, each
@@ -141,6 +154,7 @@ async def _hello(
 
 class ChildWorker:
     shares = False
+    model_name = ""
 
     def __init__(self, command: Sequence[str]) -> None:
         self.command = list(command)
@@ -183,6 +197,7 @@ class ChildWorker:
 
 class RemoteWorker:
     shares = True
+    model_name = ""
 
     def __init__(self, address: Address, token: str | None) -> None:
         self.address = address
@@ -324,8 +339,14 @@ def connector_for(
     address: str | None = None,
     token_file: str | None = None,
     idle_timeout_s: float = 600,
+    cluster_model: str = "",
 ) -> Connector:
-    """The connector the settings ask for: an `address` means a remote worker, whatever the mode."""
+    """The connector the settings ask for: an `address` means a remote worker, whatever the mode
+    (an http(s):// one, a cluster, asked for `cluster_model`)."""
+    if address and address.startswith(("http://", "https://")):
+        from lsp.worker.cluster import ServeCluster  # httpx only for those who use a cluster
+
+        return ServeCluster(address, read_token(token_file), cluster_model)
     if address:
         return RemoteWorker(parse_address(address), read_token(token_file))
     if mode == "private":

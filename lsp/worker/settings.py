@@ -17,8 +17,11 @@ class WorkerSettings:
     """Which worker serves fills (see lsp/worker/connectors.py)."""
 
     mode: str = "shared"  # shared: the per-user daemon for this model, started if needed; private: a child
-    address: str | None = None  # a worker someone runs: tcp://HOST:PORT (token needed) or unix:///PATH
-    token_file: str | None = None  # for a tcp:// address; else $FILLGAP_TOKEN
+    # A worker someone runs: tcp://HOST:PORT (token needed), unix:///PATH, or a team's cluster
+    # (`fillgap cluster up`): http(s)://HOST:PORT/fillgap (token needed).
+    address: str | None = None
+    token_file: str | None = None  # for a tcp:// or http(s):// address; else $FILLGAP_TOKEN
+    model: str = ""  # with a cluster: the name of the model to fill with ("": the cluster's first)
     idle_timeout_s: int = 600  # a shared daemon this server starts exits after this long unused
     deadline_ms: int = 30_000  # a fill not done by then is given up; no answer 5 s later: the worker is hung
 

@@ -93,7 +93,17 @@ class StepLoop:
         self.forward_passes = 0
         self.rows_run = 0
         self.oom_splits = 0
-        threading.Thread(target=self._loop, daemon=True, name="fillgap-steps").start()
+        self._busy_since: float | None = None  # when the step now running began
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="fillgap-steps")
+        self._thread.start()
+
+    def stalled_s(self) -> float:
+        """How long the step now running has taken (0 between steps); infinite once the loop's
+        thread is gone. A health check's measure of a hung worker."""
+        if not self._thread.is_alive():
+            return float("inf")
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
 
     # --- the fill threads' side -------------------------------------------------------------
 
@@ -145,6 +155,7 @@ class StepLoop:
         with torch.no_grad():  # grad mode is per thread; the fills' threads are in no_grad already
             while True:
                 calls = self._gather()
+                self._busy_since = time.monotonic()
                 try:
                     self._run(calls)
                 except BaseException as exc:  # never leave a fill waiting for an answer that won't come
@@ -153,6 +164,7 @@ class StepLoop:
                         if call.result is None and call.error is None:
                             call.error = exc
                 finally:
+                    self._busy_since = None
                     for call in calls:
                         call.done.set()
 

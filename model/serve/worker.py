@@ -25,7 +25,7 @@ from model.wire.endpoint import Address, EndpointError, parse_address, read_toke
 from model.wire.options import WorkerOptions, add_worker_arguments, from_namespace
 from model.wire.protocol import ErrorReply, Progress, Ready, encode_frame
 
-if TYPE_CHECKING:  # torch is loaded by _load, after the flags are read (fillgap worker -h stays quick)
+if TYPE_CHECKING:  # torch is loaded by load, after the flags are read (fillgap worker -h stays quick)
     from model.engine import Engine
     from model.serve.session import Worker
 
@@ -67,7 +67,7 @@ def _addresses(ns: WorkerOptions) -> list[Address]:
     ]
 
 
-def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engine, Ready]:
+def load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engine, Ready]:
     from model.checkpoint import DEFAULT_CHECKPOINT, resolve
     from model.engine import load_engine, max_memory
 
@@ -103,7 +103,7 @@ def _load(ns: WorkerOptions, progress: LoadProgress | None = None) -> tuple[Engi
     return engine, ready
 
 
-def _worker(engine: Engine, ready: Ready, max_rows: int) -> Worker:
+def make_worker(engine: Engine, ready: Ready, max_rows: int) -> Worker:
     from model.serve.batcher import Batcher
     from model.serve.session import Worker
 
@@ -127,13 +127,13 @@ def serve_stdio(ns: WorkerOptions) -> int:
             pass
 
     try:
-        engine, ready = _load(ns, reporter(send_progress))  # progress frames precede ready
+        engine, ready = load(ns, reporter(send_progress))  # progress frames precede ready
     except Exception as exc:
         write(encode_frame(ErrorReply(id=None, message=f"cannot load model {ns.model or 'default'}: {exc}")))
         return 2
     from model.serve.session import Session
 
-    Session(_worker(engine, ready, ns.max_batch_rows), sys.stdin.buffer, write, "stdio", greet=True).run()
+    Session(make_worker(engine, ready, ns.max_batch_rows), sys.stdin.buffer, write, "stdio", greet=True).run()
     return 0
 
 
@@ -156,7 +156,7 @@ def serve_daemon(ns: WorkerOptions, addresses: list[Address]) -> int:
     inode = None
     loading = ProgressFile(sock)
     try:
-        engine, ready = _load(ns, reporter(loading.write))  # only the daemon holding the lock loads a model
+        engine, ready = load(ns, reporter(loading.write))  # only the daemon holding the lock loads a model
         listeners = []
         for a in addresses:
             listeners.append((bind_unix(Path(a.path)) if a.scheme == "unix" else bind_tcp(a), a))
@@ -164,7 +164,7 @@ def serve_daemon(ns: WorkerOptions, addresses: list[Address]) -> int:
                 inode = os.lstat(a.path).st_ino
             log.info("listening on %s", a)
         loading.remove()
-        why = Daemon(_worker(engine, ready, ns.max_batch_rows), ns.idle_timeout, token).serve(listeners)
+        why = Daemon(make_worker(engine, ready, ns.max_batch_rows), ns.idle_timeout, token).serve(listeners)
         log.info("stopped (%s)", why)
         return 0
     finally:

@@ -18,7 +18,8 @@ from model.wire.sampling import check as check_sampler
 
 # 2: every sampler setting optional (unset: the family's default), sampler options, profiles, progress.
 # 3: `ready` says the checkpoint's calibrated as-you-type gate.
-VERSION = 3
+# 4: fills and hellos name their model (a cluster routes by it); a cluster answers status per replica.
+VERSION = 4
 MAX_FRAME = 64 * 1024 * 1024
 _LEN = struct.Struct(">I")
 
@@ -66,6 +67,9 @@ class FillRequest:
     # seen where holes fall in different windows. Each candidate names the hole it fills.
     holes: list[str] = field(default_factory=list)
     between: list[str] = field(default_factory=list)
+    # The model to fill with, by the name a cluster serves it under (model/cluster); "" is the
+    # one this connection reaches (a local worker holds one model and takes any name).
+    model: str = ""
     type: str = "fill"
 
 
@@ -133,6 +137,7 @@ class Hello:
     Over TCP the token must match the worker's (compared in constant time)."""
 
     token: str = ""
+    model: str = ""  # as in FillRequest: a cluster answers with that model's `ready`
     type: str = "hello"
 
 
@@ -182,7 +187,28 @@ class WorkerStatus:
     experts: int = 0
     experts_active: int = 0
     dtype: str = ""
+    replica: str = ""  # in a cluster: the replica's id, the node it runs on, and the model's name there
+    node: str = ""
+    deployment: str = ""
     type: str = "worker_status"
+
+
+@dataclass
+class ClusterStatus:
+    """A cluster's answer to `status`: every model it serves, each replica's own counters."""
+
+    id: int
+    models: list[ModelStatus]
+    type: str = "cluster_status"
+
+
+@dataclass
+class ModelStatus:
+    name: str
+    state: str  # the deployment's, as Ray Serve reports it: HEALTHY, UPSCALING, UNHEALTHY, ...
+    target: int  # replicas it is meant to have now
+    running: int
+    replicas: list[WorkerStatus] = field(default_factory=list)
 
 
 def to_wire(msg: Any) -> dict:
@@ -251,7 +277,19 @@ def from_wire(d: Any) -> Any:
         return _build(Progress, d)
     if kind == "worker_status":
         return _build(WorkerStatus, d)
+    if kind == "cluster_status":
+        return _cluster_status(d)
     raise ProtocolError(f"unknown message type {kind!r}")
+
+
+def _cluster_status(d: dict) -> ClusterStatus:
+    st = _build(ClusterStatus, d)
+    if not isinstance(st.models, list) or not all(isinstance(m, dict) for m in st.models):
+        raise ProtocolError("cluster_status: models must be a list of maps")
+    st.models = [_build(ModelStatus, m) for m in st.models]
+    for m in st.models:
+        m.replicas = [_build(WorkerStatus, r) for r in m.replicas]
+    return st
 
 
 _CONTROL: dict[str, type] = {"hello": Hello, "cancel": Cancel, "status": StatusRequest, "shutdown": Shutdown}
@@ -292,6 +330,8 @@ def _check_fill(req: FillRequest) -> None:
         raise ProtocolError("fill: deadline_ms must be a whole number of milliseconds >= 0")
     if not isinstance(req.context, str):
         raise ProtocolError("fill: context must be a string")
+    if not isinstance(req.model, str):
+        raise ProtocolError("fill: model must be a string (a name the cluster serves)")
     _check_holes(req)
 
 
@@ -318,6 +358,13 @@ def decode_body(body: bytes) -> Any:
         return msgpack.unpackb(body, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise ProtocolError(f"malformed msgpack frame: {exc}") from exc
+
+
+def decode_frame(data: bytes) -> Any:
+    """One whole frame (header and body, as `encode_frame` made it), decoded: an HTTP body."""
+    if len(data) < _LEN.size or frame_length(data[: _LEN.size]) != len(data) - _LEN.size:
+        raise ProtocolError("expected one whole frame: a 4-byte length, then that many bytes of msgpack")
+    return decode_body(data[_LEN.size :])
 
 
 def read_frame(stream: IO[bytes]) -> Any | None:

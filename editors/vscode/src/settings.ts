@@ -53,6 +53,7 @@ export interface WorkerSettings {
   mode?: "shared" | "private";
   address?: string;
   token_file?: string;
+  model?: string;
 }
 
 export interface ServerSettings {
@@ -159,7 +160,8 @@ function toWorkerSettings(get: Lookup): WorkerSettings {
   if (mode === "shared" || mode === "private") {
     worker.mode = mode;
   }
-  for (const [name, key] of [["worker.address", "address"], ["worker.tokenFile", "token_file"]] as const) {
+  const keys = [["worker.address", "address"], ["worker.tokenFile", "token_file"], ["worker.model", "model"]] as const;
+  for (const [name, key] of keys) {
     const v = get(name);
     if (typeof v === "string" && v.trim() !== "") {
       worker[key] = v.trim();

@@ -314,7 +314,7 @@ def test_diffusion_gemma_load_engine_weighs_text_only_and_passes_options(gemma_f
 def test_diffusion_gemma_worker_flags_reach_load_options(gemma_folder, monkeypatch) -> None:
     import model.engine
     from model.engine import EngineInfo, max_memory
-    from model.serve.worker import _args, _load
+    from model.serve.worker import _args, load
     from model.wire.options import worker_command
 
     seen: list[LoadOptions] = []
@@ -327,7 +327,7 @@ def test_diffusion_gemma_worker_flags_reach_load_options(gemma_folder, monkeypat
     monkeypatch.setitem(model.engine.ENGINES, "block-diffusion", lambda f, o: seen.append(o) or Stub())
     cmd = worker_command(model=str(gemma_folder()), device_map="auto", max_memory="0=20GiB,cpu=64GiB", quantize="fp8")
     assert cmd[cmd.index("--device-map") + 1] == "auto"
-    _, ready = _load(_args(cmd[3:]))
+    _, ready = load(_args(cmd[3:]))
     assert (seen[0].device_map, seen[0].max_memory, seen[0].quantize) == ("auto", {0: "20GiB", "cpu": "64GiB"}, "fp8")
     assert (ready.family, ready.canvas_tokens, ready.dtype) == ("diffusion_gemma", 32, "bf16")
     assert max_memory("") is None

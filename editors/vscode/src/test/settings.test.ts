@@ -51,9 +51,10 @@ test("the typing profile switch and the worker's place go to the server", () => 
     "worker.mode": "private",
     "worker.address": " tcp://gpu-box:7070 ",
     "worker.tokenFile": "",
+    "worker.model": " small ",
   });
   assert.deepEqual(settings.typing, { enabled: false });
-  assert.deepEqual(settings.worker, { mode: "private", address: "tcp://gpu-box:7070" });
+  assert.deepEqual(settings.worker, { mode: "private", address: "tcp://gpu-box:7070", model: "small" });
   assert.equal(from({ "worker.mode": "elsewhere" }).worker, undefined);
 });
 
