@@ -6,6 +6,9 @@
    loop, in the same rows (model/bench/gemma_checkpoint.py).
 2. End-to-end latency and memory through a real LSP client (lsp/bench/e2e.py), on `--model` when
    given (else the shipped model).
+3. A team's cluster under sustained load: fills/s and p50/p95 against 1 and 2 Ray Serve replicas
+   with the same threads in all, from a second process (`python -m model.bench.cluster_load`, in a
+   child: it starts a loopback-only Ray cluster); `--cluster-seconds 0` leaves it out.
 
 The table puts each figure beside its target. No time is asserted anywhere: `--quick` (under a
 minute here) runs in `make test` and only the structure of its output is checked.
@@ -52,6 +55,28 @@ def decode(ns: argparse.Namespace) -> dict[str, Any]:
         return json.loads(out.read_text())
 
 
+def cluster(seconds: float) -> dict[str, Any]:
+    """model.bench.cluster_load's layouts (1 replica, then 2, same threads), from a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cluster.json"
+        cmd = [sys.executable, "-m", "model.bench.cluster_load", "--seconds", str(seconds), "--json", str(out)]
+        subprocess.run(cmd, check=True)
+        return json.loads(out.read_text())
+
+
+def cluster_lines(result: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    if not result:
+        return []
+    lines = []
+    for row in result["layouts"]:
+        layout = f"{row['replicas']} replica(s) x {row['threads_per_replica']} thread(s)"
+        name = f"cluster, {layout}, {result['clients']} clients"
+        p95 = "-" if row["p95_ms"] is None else f"{row['p95_ms']:.0f}"
+        spread = "/".join(str(n) for n in row["served_per_replica"].values())
+        lines.append((name, f"{row['fills_s']:.2f} fills/s, p95 {p95} ms, per replica {spread}", "-"))
+    return lines
+
+
 def precision_lines(dtypes: dict[str, Any] | None) -> list[tuple[str, str, str]]:
     """fp32 against bf16 (model/bench/precision.py): bf16's speed-up per row, with the CPU's bf16
     units beside it, since they decide what `--dtype auto` picks."""
@@ -87,6 +112,7 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             if "fraction_of_bound" in r and r["gap"] == longest:
                 lines.append((f"{r['method']}: share of the roofline bound", f"{r['fraction_of_bound']:.1%}", "-"))
     lines += precision_lines(result.get("decode", {}).get("precision"))
+    lines += cluster_lines(result.get("cluster"))
     for level in result.get("decode", {}).get("concurrency", []):
         name = f"{level['documents']} concurrent documents ({level['worker']}, {level['rows_per_pass']} rows/pass)"
         p95 = "-" if level["p95_ms"] is None else f"{level['p95_ms']:.0f}"  # None: no fill ended in the window
@@ -173,6 +199,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--bandwidth-gbs", type=float, default=None, help="for the roofline bound off CUDA")
     p.add_argument("--peak-tflops", type=float, default=None, help="for the roofline bound off CUDA")
     p.add_argument("--no-lsp", action="store_true", help="decode and concurrency only")
+    p.add_argument(
+        "--cluster-seconds", type=float, default=60.0, help="load per cluster layout (0: no cluster rows; --quick: 0)"
+    )
     p.add_argument("--out", type=Path, default=Path("runs/bench.json"))
     p.add_argument("--chart", type=Path, default=None, help="PNG (default: next to --out)")
     ns = p.parse_args(argv)
@@ -182,6 +211,8 @@ def main(argv: list[str]) -> int:
     result: dict[str, Any] = {"command": "fillgap bench " + " ".join(argv), "decode": decode(ns)}
     if not ns.no_lsp:
         result["lsp"] = run_sync(QUICK if ns.quick else FULL, ns.threads, ns.model, ns.device)
+    if ns.cluster_seconds > 0 and not ns.quick:
+        result["cluster"] = cluster(ns.cluster_seconds)
     result["targets"] = TARGETS
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     ns.out.write_text(json.dumps(result, indent=2))

@@ -1,7 +1,8 @@
 """`fillgap status`: ask running workers for their counters (through `model.wire.client`).
 
 Without an address it asks every shared daemon of this user (each socket in the runtime folder);
-`--address` asks one worker, local or remote (token from --token-file or $FILLGAP_TOKEN).
+`--address` asks one worker, local or remote (token from --token-file or $FILLGAP_TOKEN), or a
+cluster (http(s)://): each model's replicas, where each runs, its queue, latency and memory.
 `--shutdown` stops them instead.
 """
 
@@ -13,9 +14,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from lsp.worker.cluster import cluster_status
 from model.wire.client import query, shutdown
 from model.wire.endpoint import Address, EndpointError, parse_address, read_token, runtime_dir
-from model.wire.protocol import WorkerStatus
+from model.wire.protocol import ClusterStatus, WorkerStatus
 
 __all__ = ["add_arguments", "local_sockets", "query", "run", "shutdown"]
 
@@ -46,9 +48,46 @@ def _print(address: Address, st: WorkerStatus) -> None:
     print(f"  memory   {st.rss_mb:.0f} MB resident" + (f", {st.gpu_mb:.0f} MB GPU" if st.gpu_mb else ""))
 
 
+def _replica_lines(r: WorkerStatus) -> list[str]:
+    gpu = f", {r.gpu_mb:.0f} MB GPU" if r.gpu_mb else ""
+    where = f"replica {r.replica} on {r.node}, pid {r.pid}, {r.device} ({r.dtype or r.backend}), up {r.uptime_s:.0f}s"
+    queue = f"queue {r.queued} waiting, {r.running} running"
+    served = f"served {r.served} (cancelled {r.cancelled}, failed {r.failed})"
+    latency = f"p50 {r.p50_ms:.0f} ms, p95 {r.p95_ms:.0f} ms; {r.rss_mb:.0f} MB resident{gpu}"
+    return [f"    {where}", f"      {queue}; {served}; {latency}"]
+
+
+def _print_cluster(url: str, st: ClusterStatus) -> None:
+    print(url)
+    for m in st.models:
+        print(f"  {m.name}: {m.state}, {m.running} of {m.target} replicas running")
+        for r in m.replicas:
+            print("\n".join(_replica_lines(r)))
+
+
+def _cluster(ns: argparse.Namespace, token: str | None) -> int:
+    if ns.shutdown:
+        print("fillgap status: a cluster is taken down by its operator: fillgap cluster down", file=sys.stderr)
+        return 2
+    try:
+        st = cluster_status(ns.address, token)
+    except ConnectionError as exc:
+        print(f"fillgap status: {exc}", file=sys.stderr)
+        return 1
+    if ns.json:
+        print(json.dumps({"address": ns.address, **asdict(st)}))
+    else:
+        _print_cluster(ns.address, st)
+    return 0
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", default=None, help="unix:///PATH or tcp://HOST:PORT (default: this user's daemons)")
-    p.add_argument("--token-file", default=None, help="for tcp:// (else $FILLGAP_TOKEN)")
+    p.add_argument(
+        "--address",
+        default=None,
+        help="unix:///PATH, tcp://HOST:PORT or a cluster's http(s)://HOST:PORT/fillgap (default: this user's daemons)",
+    )
+    p.add_argument("--token-file", default=None, help="for tcp:// and http(s):// (else $FILLGAP_TOKEN)")
     p.add_argument("--json", action="store_true", help="one JSON object per worker")
     p.add_argument("--shutdown", action="store_true", help="stop the worker(s) instead")
 
@@ -56,10 +95,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace) -> int:
     try:
         token = read_token(ns.token_file)
+        if ns.address and ns.address.startswith(("http://", "https://")):
+            return _cluster(ns, token)
         addresses = (
-            [parse_address(ns.address)]
-            if ns.address
-            else [Address("unix", path=str(path)) for path in local_sockets()]
+            [parse_address(ns.address)] if ns.address else [Address("unix", path=str(path)) for path in local_sockets()]
         )
     except (EndpointError, OSError) as exc:
         print(f"fillgap status: {exc}", file=sys.stderr)

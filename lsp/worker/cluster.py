@@ -21,6 +21,7 @@ from model.wire import http
 from model.wire.protocol import (
     HEADER_SIZE,
     Cancel,
+    ClusterStatus,
     ErrorReply,
     FillRequest,
     Hello,
@@ -113,6 +114,23 @@ class ClusterWriter:
         if self.reader.exception() is None:
             self.reader.feed_eof()
         asyncio.get_running_loop().create_task(self.client.aclose())
+
+
+def cluster_status(url: str, token: str | None, timeout: float = 10.0) -> ClusterStatus:
+    """A cluster's status, asked without an event loop (`fillgap status --address http://...`);
+    ConnectionError saying why when it cannot be had."""
+    headers = {"content-type": http.CONTENT_TYPE, **http.bearer(token)}
+    try:
+        answer = httpx.post(url.rstrip("/") + http.STATUS, content=encode_frame(StatusRequest()), headers=headers,
+                            timeout=timeout)  # fmt: skip
+        msg = from_wire(decode_frame(answer.content))
+    except (httpx.HTTPError, ProtocolError) as exc:
+        raise ConnectionError(f"cannot reach the cluster at {url}: {exc}") from exc
+    if isinstance(msg, ErrorReply):
+        raise ConnectionError(f"the cluster at {url} refused: {msg.message}")
+    if not isinstance(msg, ClusterStatus):
+        raise ConnectionError(f"the cluster at {url} answered status with {type(msg).__name__}")
+    return msg
 
 
 class ServeCluster:

@@ -141,6 +141,13 @@ async def test_fills_from_three_servers_are_spread_over_both_replicas(cluster) -
     after = await until_async("both replicas to report", lambda: _served(worker, before), timeout=30)
     print(f"fills served per replica: {after}")
     await worker.close()
+    shown = subprocess.run(
+        [sys.executable, "-m", "lsp.cli", "status", "--address", url, "--token-file", str(token_file)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "small: HEALTHY, 2 of 2 replicas running" in shown.stdout, shown.stdout
+    assert all(f"pid {pid}," in shown.stdout for pid in after), shown.stdout
 
 
 async def _served(worker: WorkerClient, before: dict[int, int]) -> dict[int, int] | None:

@@ -23,3 +23,10 @@ def test_latency_rows_carry_the_count_and_the_share_offered() -> None:
 def test_no_events_no_share() -> None:
     rows = {name: got for name, got, _ in summary({"lsp": {**LSP, "typing": {"n": 0}}})}
     assert rows["typing: share of those events offered a fill"] == "-"
+
+
+def test_each_cluster_layout_is_a_row_with_its_spread() -> None:
+    layout = {"fills_s": 8.46, "p50_ms": 473.0, "p95_ms": 548.0, "served_per_replica": {"a": 32, "b": 33}}
+    cluster = {"clients": 4, "layouts": [{"replicas": 2, "threads_per_replica": 1, **layout}]}
+    rows = {name: got for name, got, _ in summary({"cluster": cluster})}
+    assert rows["cluster, 2 replica(s) x 1 thread(s), 4 clients"] == "8.46 fills/s, p95 548 ms, per replica 32/33"
