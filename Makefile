@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch 2.13.0 is the CPU build this machine keeps on disk; any other spec downloads gigabytes.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test test-fast lint eval-ci eval clean corpora train-speed
+.PHONY: setup demo test test-fast lint eval-ci eval clean corpora train-speed bench-cluster
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ corpora: setup
 # Training tokens/s by precision, compile, fused AdamW and batch at 5M/16M/34M parameters, with a profile.
 train-speed: setup
 	$(PY) -m model.bench.train_speed --profile --out runs/train-speed.json
+
+# A team's cluster under load: 1 and 2 Ray Serve replicas (same threads), 60 s each, on loopback.
+bench-cluster: setup
+	$(PY) -m model.bench.cluster_load --json runs/cluster-load.json
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

@@ -12,7 +12,8 @@ verifies the proxy's certificate (a private CA: `SSL_CERT_FILE`).
 from __future__ import annotations
 
 import asyncio
-import logging
+from collections.abc import Coroutine
+from dataclasses import replace
 
 import httpx
 
@@ -35,8 +36,6 @@ from model.wire.protocol import (
     from_wire,
 )
 
-log = logging.getLogger("fillgap.worker_client")
-
 CONNECT_TIMEOUT_S = 10.0  # reaching the proxy; a fill itself is timed by the client's deadline
 
 
@@ -58,6 +57,7 @@ class ClusterWriter:
         self.url = url
         self.reader = reader
         self._fills: dict[int, asyncio.Task[None]] = {}
+        self._requests: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def write(self, data: bytes) -> None:
@@ -68,30 +68,40 @@ class ClusterWriter:
         if self._closed:
             return
         if isinstance(msg, FillRequest):
-            self._fills[msg.id] = asyncio.create_task(self._post(http.FILL, msg, msg.id))
+            self._fills[msg.id] = self._start(self._post(http.FILL, msg))
         elif isinstance(msg, StatusRequest):
-            asyncio.create_task(self._post(http.STATUS, msg, None))
+            self._start(self._post(http.STATUS, msg))
         elif isinstance(msg, Cancel):
             task = self._fills.pop(msg.id, None)
             if task is not None:
                 task.cancel()  # closes the request's stream: Serve cancels the replica's work
         # anything else (shutdown) is not an editor's to ask of a shared cluster
 
-    async def _post(self, path: str, msg: FillRequest | StatusRequest, fill_id: int | None) -> None:
+    def _start(self, request: Coroutine[None, None, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(request)
+        self._requests.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._requests.discard)
+        return task
+
+    async def _post(self, path: str, msg: FillRequest | StatusRequest) -> None:
         try:
             async with self.client.stream("POST", self.url + path, content=encode_frame(msg)) as response:
-                answer = await response.aread()
-            split_frames(answer)  # one whole frame, or the cluster is not speaking our protocol
+                answer = from_wire(decode_frame(await response.aread()))
         except asyncio.CancelledError:
             raise
+        except VersionMismatch as exc:
+            self._break(ConnectionError(f"the cluster at {self.url}: {exc}"))
+            return
         except (httpx.HTTPError, ProtocolError, ValueError) as exc:
             self._break(ConnectionError(f"cannot reach the cluster at {self.url}: {exc!r}"))
             return
         finally:
-            if fill_id is not None:
-                self._fills.pop(fill_id, None)
+            if isinstance(msg, FillRequest):
+                self._fills.pop(msg.id, None)
+        if isinstance(answer, ErrorReply) and answer.id is None:
+            answer = replace(answer, id=msg.id)  # refused before the gateway read its id: still its answer
         if not self._closed:
-            self.reader.feed_data(answer)
+            self.reader.feed_data(encode_frame(answer))
 
     def _break(self, exc: Exception) -> None:
         if not self._closed:
@@ -108,7 +118,7 @@ class ClusterWriter:
         if self._closed:
             return
         self._closed = True
-        for task in self._fills.values():
+        for task in self._requests:
             task.cancel()
         self._fills.clear()
         if self.reader.exception() is None:

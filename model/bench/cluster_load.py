@@ -2,7 +2,8 @@
 model with the same threads in all, from a second process, in one run.
 
 A loopback-only Ray cluster (model/cluster/local.py) serves the model as one replica of `--threads`
-torch threads, then (a rolling update) as `--threads` replicas of one thread each. For each layout a
+torch threads, then (a rolling update) as `--threads` replicas of one thread each, then as one
+replica of one thread (the control). For each layout a
 driver process (`drive`) keeps `--clients` fills in flight through the gateway for `--seconds`
 (a closed loop: each client sends its next gap, from held-out stdlib code, when the last is
 answered) and reports fills/s over the window, p50/p95 latency (send to answer), and how the fills
@@ -122,7 +123,8 @@ def run(seconds: float, clients: int, threads: int, budget: int) -> dict[str, An
         (folder / "token").write_text(token)
         port = free_port()
         url = f"http://127.0.0.1:{port}/fillgap"
-        for replicas, each in ((1, threads), (threads, 1)):
+        # The control, one replica of one thread, tells what the other threads bought at all.
+        for replicas, each in ((1, threads), (threads, 1), (1, 1))[: 3 if threads > 1 else 1]:
             _layout(ray, folder, replicas, each, port)
             out = folder / f"drive-{replicas}.json"
             cmd = [sys.executable, "-m", "model.bench.cluster_load", "drive", "--url", url, "--seconds", str(seconds),

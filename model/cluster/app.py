@@ -24,6 +24,7 @@ from model.wire.options import WorkerOptions
 log = logging.getLogger("fillgap.cluster")
 
 ROUTE = "/fillgap"
+PASSED_OPTIONS = ("model", "device", "threads", "dtype", "quantize", "context_tokens", "max_batch_rows")
 
 
 @dataclass
@@ -39,6 +40,8 @@ class ModelSpec:
     threads: int = 0  # torch threads (0: the replica's whole CPU share)
     device: str = "auto"
     dtype: str = "auto"
+    quantize: str = ""  # as `fillgap worker --quantize`: fp8, bnb-8bit, bnb-4bit (DiffusionGemma)
+    context_tokens: int = 0  # as `fillgap worker --context-tokens` (0: the model's training context)
     max_batch_rows: int = 64
     target_ongoing: float = 4.0  # fills one replica should carry before another is started
     latency_ms: float = 0.0  # and while every replica is busy with its p95 above this (0: queue only)
@@ -54,9 +57,15 @@ class ModelSpec:
     def worker_options(self) -> dict[str, object]:
         threads = self.threads or max(1, int(self.num_cpus))
         opts = WorkerOptions(
-            model=self.path, device=self.device, threads=threads, dtype=self.dtype, max_batch_rows=self.max_batch_rows
+            model=self.path,
+            device=self.device,
+            threads=threads,
+            dtype=self.dtype,
+            quantize=self.quantize,
+            context_tokens=self.context_tokens,
+            max_batch_rows=self.max_batch_rows,
         )
-        return {k: v for k, v in asdict(opts).items() if k in ("model", "device", "threads", "dtype", "max_batch_rows")}
+        return {k: v for k, v in asdict(opts).items() if k in PASSED_OPTIONS}
 
     def scaling(self) -> dict[str, object]:
         if self.min_replicas == self.max_replicas:

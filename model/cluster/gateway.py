@@ -75,12 +75,15 @@ class Gateway:
         if not hmac.compare_digest(token_digest(given), self.token_sha256):
             log.warning("refused a request from %s: wrong or missing token", request.client)
             return _answer(ErrorReply(id=None, message="unauthorized"), 401)
+        raw: object = None
         try:
-            msg = from_wire(decode_frame(await request.body()))
+            raw = decode_frame(await request.body())
+            msg = from_wire(raw)
         except VersionMismatch as exc:
             return _answer(ErrorReply(id=None, message=str(exc)), 409)
-        except ProtocolError as exc:
-            return _answer(ErrorReply(id=None, message=str(exc)), 400)
+        except ProtocolError as exc:  # answered under the request's id when it has one
+            req_id = raw.get("id") if isinstance(raw, dict) else None
+            return _answer(ErrorReply(id=req_id if isinstance(req_id, int) else None, message=str(exc)), 400)
         path = request.url.path.rstrip("/")
         if path.endswith(http.FILL) and isinstance(msg, FillRequest):
             return await self._fill(msg)

@@ -23,7 +23,7 @@ import pytest
 from lsp.eval.client import inline, open_doc, running_server
 from lsp.worker.client import WorkerClient, WorkerUnavailable
 from lsp.worker.cluster import ServeCluster
-from model.cluster.local import LOOPBACK_ENV, LocalCluster, free_port
+from model.cluster.local import LocalCluster, free_port
 from model.wire import http
 from model.wire.protocol import (
     ClusterStatus,
@@ -65,30 +65,22 @@ downscale_delay_s = 3
 """
 
 
+def cluster_up(ray_cluster: LocalCluster, config: Path) -> str:
+    """`fillgap cluster up --config`, as an operator runs it; the URL it serves at."""
+    up = [sys.executable, "-m", "lsp.cli", "cluster", "--address", ray_cluster.address, "up", "--config", str(config)]
+    done = subprocess.run(up, env=ray_cluster.env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().rsplit(" at ", 1)[1]
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, str, Path]]:
     folder = tmp_path_factory.mktemp("cluster")
-    token_file = folder / "token"
-    token_file.write_text(TOKEN + "\n")
+    (folder / "token").write_text(TOKEN + "\n")
     config = folder / "cluster.toml"
-    config.write_text(CONFIG.format(port=free_port(), token_file=token_file))
+    config.write_text(CONFIG.format(port=free_port(), token_file=folder / "token"))
     with LocalCluster() as ray_cluster:
-        up = [
-            sys.executable,
-            "-m",
-            "lsp.cli",
-            "cluster",
-            "--address",
-            ray_cluster.address,
-            "up",
-            "--config",
-            str(config),
-        ]
-        done = subprocess.run(up, env=ray_cluster.env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-3000:]
-        url = done.stdout.strip().rsplit(" at ", 1)[1]
-        os.environ.update(LOOPBACK_ENV)  # servers this test starts need no Ray, but say it anyway
-        yield ray_cluster, url, token_file
+        yield ray_cluster, cluster_up(ray_cluster, config), config
 
 
 def client(url: str, model: str = "small", token: str = TOKEN) -> WorkerClient:
@@ -124,7 +116,8 @@ def _loopback(address: str) -> bool:
 
 
 async def test_fills_from_three_servers_are_spread_over_both_replicas(cluster) -> None:
-    _, url, token_file = cluster
+    _, url, config = cluster
+    token_file = config.with_name("token")
     settings = {"threads": 1, "worker": {"address": url, "token_file": str(token_file), "model": "small"}}
     worker = client(url)
     before = {pid: r.served for pid, r in replicas(await status(worker), "small").items()}
@@ -252,3 +245,27 @@ async def test_a_burst_scales_up_and_idle_scales_back_down(cluster) -> None:
 async def _running(worker: WorkerClient, model: str, n: int) -> bool:
     m = next(m for m in (await status(worker)).models if m.name == model)
     return m.running == n and m.target == n
+
+
+async def test_a_rolling_update_drops_no_fill(cluster) -> None:
+    """A changed setting (here the batch size; a new checkpoint is the same) rolls out while fills
+    keep coming: every fill is answered, and the replicas that answer at the end are new ones."""
+    ray_cluster, url, config = cluster
+    worker = client(url)
+    old = set(replicas(await status(worker), "small"))
+    config.write_text(config.read_text().replace("threads = 1\nhealth", "threads = 1\nmax_batch_rows = 32\nhealth", 1))
+    rolling = asyncio.ensure_future(asyncio.to_thread(cluster_up, ray_cluster, config))
+    answered = 0
+    while not rolling.done():
+        result = await worker.fill(f"def r{answered}(x):\n    ", "\n", [16], SamplerSettings())
+        assert result.candidates
+        answered += 1
+    await rolling
+    new = await until_async("two new replicas", lambda: _replaced(worker, old), timeout=60)
+    print(f"rolling update: {answered} fills answered during it, none dropped; replicas {sorted(old)} -> {sorted(new)}")
+    await worker.close()
+
+
+async def _replaced(worker: WorkerClient, old: set[int]) -> set[int] | None:
+    now = set(replicas(await status(worker), "small"))
+    return now if len(now) == 2 and not now & old else None

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lsp.eval.client import inline, open_doc, running_server
 from lsp.worker.client import WorkerClient, WorkerUnavailable
 from lsp.worker.cluster import ServeCluster, split_frames
 from model.cluster.local import free_port
@@ -76,3 +77,15 @@ async def test_a_refusal_says_what_the_gateway_said(gateway: str) -> None:
 def test_one_write_of_several_frames_is_split_into_them() -> None:
     frames = [encode_frame(StatusRequest(id=i)) for i in range(3)]
     assert split_frames(b"".join(frames)) == frames
+
+
+@pytest.mark.slow
+async def test_a_server_pointed_at_a_dead_cluster_answers_empty_and_says_so_once() -> None:
+    url = f"http://127.0.0.1:{free_port()}/fillgap"
+    settings = {"worker": {"address": url, "model": "small"}}
+    async with running_server(settings) as server:
+        open_doc(server, "file:///tmp/dead.py", "def f(x):\n    pass\n")
+        assert await inline(server, "file:///tmp/dead.py", 1, 4) == []
+        assert await inline(server, "file:///tmp/dead.py", 1, 4) == []
+        told = [m for m in server.messages if "cannot reach the cluster" in m and url in m]
+        assert len(told) == 1, server.messages
