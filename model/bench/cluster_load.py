@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         result = drive(ns.url, os.environ["FILLGAP_TOKEN"], ns.seconds, ns.clients, ns.budget)
     else:
         result = run(ns.seconds, ns.clients, ns.threads, ns.budget)
+        result["command"] = "python -m model.bench.cluster_load " + " ".join(argv if argv is not None else sys.argv[1:])
         for row in result["layouts"]:
             print(describe(row))
     if ns.json:
