@@ -34,6 +34,7 @@ from model.wire.protocol import (
     encode_frame,
     from_wire,
 )
+from tests.model.gemma.folders import build
 from tests.waiting import until_async
 
 pytestmark = [pytest.mark.slow]
@@ -62,6 +63,11 @@ threads = 1
 target_ongoing = 1
 upscale_delay_s = 0.5
 downscale_delay_s = 3
+
+[[models]]
+name = "gemma"
+path = "{gemma}"
+threads = 1
 """
 
 
@@ -78,7 +84,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalClu
     folder = tmp_path_factory.mktemp("cluster")
     (folder / "token").write_text(TOKEN + "\n")
     config = folder / "cluster.toml"
-    config.write_text(CONFIG.format(port=free_port(), token_file=folder / "token"))
+    gemma = build(folder, name="diffusiongemma")  # the published config and tokenizer layout, tiny and random
+    config.write_text(CONFIG.format(port=free_port(), token_file=folder / "token", gemma=gemma))
     with LocalCluster() as ray_cluster:
         yield ray_cluster, cluster_up(ray_cluster, config), config
 
@@ -95,6 +102,18 @@ async def status(worker: WorkerClient) -> ClusterStatus:
 
 def replicas(st: ClusterStatus, model: str) -> dict[int, Any]:
     return {r.pid: r for m in st.models if m.name == model for r in m.replicas}
+
+
+async def test_a_diffusion_gemma_folder_is_served_beside_our_model(cluster) -> None:
+    _, url, _ = cluster
+    worker = client(url, model="gemma")
+    ready = await worker.ensure_started()
+    assert ready.family == "diffusion_gemma", ready
+    result = await worker.fill("def f(x):\n    return ", "\n", [16], SamplerSettings())
+    assert result.candidates, "the block-diffusion engine answered through the gateway"
+    families = {m.name: {r.family for r in m.replicas} for m in (await status(worker)).models}
+    assert families["gemma"] == {"diffusion_gemma"} and "diffusion_gemma" not in families["small"], families
+    await worker.close()
 
 
 def test_every_ray_port_is_on_loopback_but_serves_replica_channel(cluster) -> None:
