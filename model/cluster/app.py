@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import ray
 from ray import serve
 
+from model.cluster.board import NAME as BOARD_NAME
+from model.cluster.board import NAMESPACE as BOARD_NAMESPACE
 from model.cluster.board import board
 from model.cluster.gateway import APP, Gateway, token_digest
 from model.cluster.replica import STALL_LIMIT_S, FillReplica
@@ -90,7 +92,7 @@ class ClusterSpec:
     token: str
     http_host: str = "127.0.0.1"  # the proxy's: 0.0.0.0 only behind a firewall or TLS terminator
     http_port: int = 8000
-    gateways: int = 1
+    gateways: int = 1  # gateway replicas: two, and a gateway that dies leaves the other serving
 
 
 def _model_deployment(spec: ModelSpec, status_board: object) -> object:
@@ -122,7 +124,9 @@ def deploy(spec: ClusterSpec, address: str = "auto", wait_s: float = 600.0) -> s
     """Deploy (or roll out changes to) the cluster's models on the Ray cluster at `address`; the
     URL editors reach it at, once every model is running."""
     ray.init(address=address, namespace="fillgap", log_to_driver=False)
-    serve.start(http_options={"host": spec.http_host, "port": spec.http_port})
+    # One proxy, on the head node: the one address users are given and the firewall lets through
+    # (a proxy on every node would try to bind the head's address on each of them).
+    serve.start(proxy_location="HeadOnly", http_options={"host": spec.http_host, "port": spec.http_port})
     serve.run(application(spec), name=APP, route_prefix=ROUTE, blocking=False)  # type: ignore[arg-type]
     wait_running(wait_s)
     return f"http://{spec.http_host}:{spec.http_port}{ROUTE}"
@@ -141,5 +145,10 @@ def wait_running(wait_s: float) -> None:
 
 
 def undeploy(address: str = "auto") -> None:
+    """Delete the deployment and the status board (Ray and Serve keep running)."""
     ray.init(address=address, namespace="fillgap", log_to_driver=False)
     serve.delete(APP)
+    try:
+        ray.kill(ray.get_actor(BOARD_NAME, namespace=BOARD_NAMESPACE))
+    except ValueError:  # none: it was never made, or is gone already
+        pass

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE.toml",
         help="the whole cluster: [[models]] tables of ModelSpec keys (model/cluster/app.py), "
-        "http_host, http_port, token_file; flags below then only fill in what it leaves out",
+        "http_host, http_port, token_file, gateways; flags below then only fill in what it leaves out",
     )
     up.add_argument(
         "--model",
@@ -85,7 +85,7 @@ def cluster_spec(ns: argparse.Namespace) -> Any:
     if ns.config:
         with open(ns.config, "rb") as f:
             config = tomllib.load(f)
-    unknown = set(config) - {"models", "http_host", "http_port", "token_file"}
+    unknown = set(config) - {"models", "http_host", "http_port", "token_file", "gateways"}
     if unknown:
         raise ValueError(f"{ns.config}: unknown keys {sorted(unknown)}")
     tables = config.get("models") or _flag_models(ns)
@@ -101,7 +101,7 @@ def cluster_spec(ns: argparse.Namespace) -> Any:
     if not token:
         raise ValueError("needs a token: token_file, --token-file FILE or $FILLGAP_TOKEN")
     host, port = config.get("http_host", ns.http_host), config.get("http_port", ns.http_port)
-    return ClusterSpec(models, token, http_host=host, http_port=port)
+    return ClusterSpec(models, token, http_host=host, http_port=port, gateways=config.get("gateways", 1))
 
 
 def _up(ns: argparse.Namespace) -> int:
