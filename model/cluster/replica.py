@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from typing import Any
@@ -102,4 +103,4 @@ class FillReplica:
                 ray.get(self._board.put.remote(self.name, self.replica, self.status()), timeout=10)
             except Exception as exc:  # the board restarting is no reason to stop serving
                 log.warning("status report failed: %r", exc)
-            threading.Event().wait(REPORT_S)
+            time.sleep(REPORT_S)
