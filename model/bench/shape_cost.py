@@ -41,7 +41,8 @@ def shapes(base: ModelConfig) -> dict[str, ModelConfig]:
 
 
 def time_pass(model: DiffusionLM, rows: int, tokens: int, repeats: int) -> float:
-    ids = torch.randint(4, model.config.vocab_size, (rows, tokens))
+    device = next(model.parameters()).device
+    ids = torch.randint(4, model.config.vocab_size, (rows, tokens), device=device)
     with torch.no_grad():
         for _ in range(3):
             model(ids)
