@@ -14,7 +14,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from lsp.worker.cluster import cluster_status
 from model.wire.client import query, shutdown
 from model.wire.endpoint import Address, EndpointError, parse_address, read_token, runtime_dir
 from model.wire.protocol import ClusterStatus, WorkerStatus
@@ -69,6 +68,8 @@ def _cluster(ns: argparse.Namespace, token: str | None) -> int:
     if ns.shutdown:
         print("fillgap status: a cluster is taken down by its operator: fillgap cluster down", file=sys.stderr)
         return 2
+    from lsp.worker.cluster import cluster_status  # httpx only when asking a cluster
+
     try:
         st = cluster_status(ns.address, token)
     except ConnectionError as exc:

@@ -86,7 +86,8 @@ class ClusterWriter:
     async def _post(self, path: str, msg: FillRequest | StatusRequest) -> None:
         try:
             async with self.client.stream("POST", self.url + path, content=encode_frame(msg)) as response:
-                answer = from_wire(decode_frame(await response.aread()))
+                frame = await response.aread()
+                answer = from_wire(decode_frame(frame))
         except asyncio.CancelledError:
             raise
         except VersionMismatch as exc:
@@ -98,10 +99,10 @@ class ClusterWriter:
         finally:
             if isinstance(msg, FillRequest):
                 self._fills.pop(msg.id, None)
-        if isinstance(answer, ErrorReply) and answer.id is None:
-            answer = replace(answer, id=msg.id)  # refused before the gateway read its id: still its answer
+        if isinstance(answer, ErrorReply) and answer.id is None:  # refused before the gateway read its id
+            frame = encode_frame(replace(answer, id=msg.id))  # still this request's answer
         if not self._closed:
-            self.reader.feed_data(encode_frame(answer))
+            self.reader.feed_data(frame)
 
     def _break(self, exc: Exception) -> None:
         if not self._closed:

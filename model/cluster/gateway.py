@@ -43,8 +43,16 @@ log = logging.getLogger("fillgap.cluster")
 SILENT_S = 10.0  # a replica that sends no heartbeat for this long is taken for hung
 
 
+ACCEPT_S = 3.0  # a retry's replica beats at once when it takes the fill
+RETRY_PICKS = 5
+
+
 class ReplicaHung(RuntimeError):
     pass
+
+
+class NotTaken(ReplicaHung):
+    """The replica the router picked did not take the fill (it never started there)."""
 
 
 # A replica that died (killed, out of memory, its node gone) or hung under a fill.
@@ -68,7 +76,6 @@ class Gateway:
         self.default = next(iter(models))
         self.token_sha256 = token_sha256
         self.board = board
-        self.retried = 0
 
     async def __call__(self, request: Request) -> Response:
         given = http.token_of(request.headers.get(http.AUTHORIZATION))
@@ -115,30 +122,39 @@ class Gateway:
             return Response(await self._attempt(handle, req), media_type=http.CONTENT_TYPE)
         except REPLICA_GONE as exc:
             log.warning("fill %d: its replica is gone or hung (%s); trying once more", req.id, exc)
-        self.retried += 1
         spent_ms = int((time.monotonic() - received) * 1000)
         if req.deadline_ms and spent_ms >= req.deadline_ms:
             return _answer(ErrorReply(id=req.id, message="deadline exceeded"))
         again = replace(req, deadline_ms=max(req.deadline_ms - spent_ms, 1) if req.deadline_ms else 0)
-        try:
-            return Response(await self._attempt(handle, again), media_type=http.CONTENT_TYPE)
-        except REPLICA_GONE as exc:
-            return _answer(ErrorReply(id=req.id, message=f"two replicas failed under this fill: {exc}"), 503)
+        # Serve's router may pick the hung replica again (it still counts as running): a pick that
+        # does not take the fill within ACCEPT_S never started it, so pick again; once one has, the
+        # fill runs there or fails.
+        for _ in range(RETRY_PICKS):
+            try:
+                return Response(await self._attempt(handle, again, ACCEPT_S), media_type=http.CONTENT_TYPE)
+            except NotTaken:
+                continue
+            except REPLICA_GONE as exc:
+                return _answer(ErrorReply(id=req.id, message=f"two replicas failed under this fill: {exc}"), 503)
+        return _answer(ErrorReply(id=req.id, message=f"no replica took the retry in {RETRY_PICKS} picks"), 503)
 
-    async def _attempt(self, handle: Any, req: FillRequest) -> bytes:
-        """The answer frame of one replica, which must beat (model/cluster/replica.py) at least every
-        SILENT_S; ReplicaHung when it goes quiet (the call is cancelled, freeing its place)."""
+    async def _attempt(self, handle: Any, req: FillRequest, accept_s: float = SILENT_S) -> bytes:
+        """The answer frame of one replica, which beats (model/cluster/replica.py) once it takes the
+        fill, within `accept_s` (NotTaken otherwise), then at least every SILENT_S; ReplicaHung when
+        it goes quiet. The call is cancelled either way, freeing its place."""
         stream = handle.options(stream=True).fill.remote(encode_frame(req))
+        wait_s, taken = accept_s, False
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(stream.__anext__(), SILENT_S)
+                    chunk = await asyncio.wait_for(stream.__anext__(), wait_s)
                 except TimeoutError:
-                    raise ReplicaHung(f"no heartbeat in {SILENT_S:.0f}s") from None
+                    raise (ReplicaHung(f"no heartbeat in {wait_s:.0f}s") if taken else NotTaken()) from None
                 except StopAsyncIteration:
                     raise ReplicaHung("the replica ended the fill without an answer") from None
                 if chunk:
                     return bytes(chunk)
+                wait_s, taken = SILENT_S, True
         finally:
             stream.cancel()
 

@@ -54,7 +54,7 @@ class FillReplica:
         threading.Thread(target=self._report_loop, daemon=True, name="fillgap-report").start()
 
     async def fill(self, frame: bytes) -> AsyncIterator[bytes]:
-        """A heartbeat (b"") every HEARTBEAT_S while the fill runs and its steps move, then its answer
+        """A heartbeat (b"") at once, then every HEARTBEAT_S while the fill runs and its steps move, then its answer
         frame. A replica that stops beating is hung (stopped, deadlocked, stuck in one step): the
         gateway gives up on it and retries elsewhere. Cancelled by Serve when the caller goes away."""
         req = from_wire(decode_frame(frame))
@@ -70,6 +70,7 @@ class FillReplica:
 
         self.worker.batcher.submit(Job(req, reply, owner=owner))
         try:
+            yield HEARTBEAT  # taken: the gateway now knows this replica is alive and has it
             while not answer.done():
                 await asyncio.wait([answer], timeout=HEARTBEAT_S)
                 if not answer.done() and self.worker.batcher.loop.stalled_s() <= self.stall_limit_s:
@@ -94,8 +95,7 @@ class FillReplica:
             raise RuntimeError(f"one step has run for {stalled:.0f}s (limit {self.stall_limit_s:.0f}s): hung")
 
     def record_autoscaling_stats(self) -> dict[str, float]:
-        b = self.worker.batcher
-        return {"queued": float(b.queued), "running": float(b.running), "p95_ms": b.stats.percentile(95)}
+        return {"p95_ms": self.worker.batcher.stats.percentile(95)}  # what scaling.py reads
 
     def _report_loop(self) -> None:
         while True:
