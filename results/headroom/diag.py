@@ -1,7 +1,6 @@
 """Headroom: for HumanEval tasks, every candidate the worker gives under several samplers, with
 parse-in-context, pass, and confidences. Usage: diag.py KIND N OUT"""
 import asyncio, json, sys, time
-from dataclasses import replace
 from lsp.eval.tasks import all_tasks, load_problems, sample
 from lsp.eval.harness import program
 from lsp.eval.sandbox import run_program
