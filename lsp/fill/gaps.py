@@ -82,7 +82,7 @@ def placeholder_gaps(
     blocks = {n.id for n in captured(g.blocks, tree.root_node, "block")}
     trivia = {n.id for n in captured(g.trivia, tree.root_node, "trivia")}
     gaps = []
-    for node in sorted(captured(g.gaps, tree.root_node, "placeholder"), key=lambda n: n.start_byte):
+    for node in captured(g.gaps, tree.root_node, "placeholder"):
         if not _only_statement(node, blocks, trivia):
             continue
         start, end = index.to_char(node.start_byte), index.to_char(node.end_byte)
