@@ -91,8 +91,13 @@ FAMILIES: dict[str, Family] = {
     # went from 12 and 10 (two runs) to 20 and 17 at the same p50 (101-108 ms; p95 +20-45 ms), where
     # two lengths showed 21 at p50 131-221 ms and 6 or 8 steps 16-17 at 133-170 ms. The full profile
     # shows 29 there, at 1.1 s.
+    # Two refinement rounds as you type, like the full profile (stage-7 weights, AMX, 2026-12-04):
+    # with the blank-line budgets 8 and 16 (lsp/fill/settings.py TypingProfile), on the 200 seeded
+    # HumanEval single-line tasks typed, fills shown at the gate 0.24 went from 123 to 132 (p50 158
+    # -> 206 ms through the worker), and on the bench's 100 typing events from the end of the
+    # debounce p50 74 ms, p95 213 ms (one round: 74 and 172). results/typing-profile/.
     "fillgap": Family(
-        "fillgap", sampler={"dual_cache": True}, typing={"steps": 4, "refine_rounds": 1, "dual_cache": True}
+        "fillgap", sampler={"dual_cache": True}, typing={"steps": 4, "refine_rounds": 2, "dual_cache": True}
     ),
     # Open-dCoder: no start marker, EOS pads. Its config keeps Qwen2.5-Coder's 32,768 positions;
     # it was trained at 4,096 (pengzhangzhi/Open-dLLM configs/pretrain/qwen2_5_coder_500M.yaml).

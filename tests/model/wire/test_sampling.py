@@ -58,12 +58,13 @@ def test_resolved_settings_set_every_field() -> None:
 def test_the_shipped_familys_defaults() -> None:
     """Before settings were optional, the server sent 8 steps, 2 rounds (full) for our own
     checkpoints; unset settings resolve to the same, now with the dual cache (issue 17). Typing:
-    4 steps (8 before issue 17), one refinement round (none before stage 6), the dual cache."""
+    4 steps (8 before issue 17), two refinement rounds (none before stage 6, one at stages 6 and 7
+    before the blank-line budgets shrank), the dual cache."""
     fam = FAMILIES["fillgap"]
     full = for_request(SamplerSettings(), "full", fam.sampler, fam.typing)
     typing = for_request(SamplerSettings(), "typing", fam.sampler, fam.typing)
     assert (full.steps, full.refine_rounds, full.tau, full.dual_cache) == (8, 2, 0.35, True)
-    assert (typing.steps, typing.refine_rounds, typing.dual_cache) == (4, 1, True)
+    assert (typing.steps, typing.refine_rounds, typing.dual_cache) == (4, 2, True)
 
 
 def test_options_merge_by_name_and_unknown_ones_are_refused() -> None:
