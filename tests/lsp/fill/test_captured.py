@@ -22,6 +22,6 @@ def test_body_cases_repeat(tmp_path: Path) -> None:
     path = tmp_path / "many.py"
     path.write_text(SOURCE)
     first = [c.truth for c in body_cases(path)]
-    assert len(first) == 40  # top-level bodies only: a nested block's indentation is not a fresh line's
+    assert len(first) == 40  # one per function: the bodies query takes function bodies, not the `if` blocks
     assert [c.truth for c in body_cases(path)] == first
     assert first[0].endswith("return -x") and first[-1] == first[0].replace("return 0", "return 39")
