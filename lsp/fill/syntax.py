@@ -88,7 +88,8 @@ def grammar(language_id: str) -> Grammar:
 def captured(query: ts.Query, node: ts.Node, name: str) -> list[ts.Node]:
     """The nodes a query captures under `name` in the subtree of `node`, in document order (outer
     before inner). py-tree-sitter's own order is not that, nor the same from one call to the next:
-    the bench's and the gate calibration's held-out cases, drawn from these, changed between runs."""
+    the bench's held-out typing positions (lsp/eval/measure.py body_cases), drawn from these, changed
+    between runs. (The gate calibration sorts its lines itself, so its draw never did.)"""
     found = ts.QueryCursor(query).captures(node).get(name, [])
     return sorted(found, key=lambda n: (n.start_byte, -n.end_byte))
 

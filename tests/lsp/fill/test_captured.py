@@ -1,5 +1,5 @@
-"""Query captures come back in document order, the same every call: the bench's and the gate
-calibration's held-out cases are drawn from them, and "Fill all" fills placeholders last to first."""
+"""Query captures come back in document order, the same every call: the bench's held-out typing
+positions are drawn from them, and "Fill all" fills placeholders last to first."""
 
 from pathlib import Path
 
