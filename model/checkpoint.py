@@ -22,11 +22,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.families import Family, UnknownArchitecture, family_of, our_config, their_name
+from model.shards import MAX_FILE_BYTES, shard_groups
 from model.tokenizer import CodeTokenizer, load_tokenizer
 from model.transformer import DiffusionLM, ModelConfig
 from model.weights import CheckpointError, Entry, read_header, read_tensor, staging_buffer
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "fillgap-small"
+SINGLE = "model.safetensors"
+INDEX = "model.safetensors.index.json"  # with the shards' names, for weights past MAX_FILE_BYTES
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 LoadProgress = Callable[[int, int, str], None]  # bytes read, bytes in all, what is being read
 # Buffers some older checkpoints saved; the rotary tables are computed, never read.
@@ -59,11 +62,11 @@ def read_config(folder: Path) -> dict:
 
 
 def _weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
+    index = folder / INDEX
     if index.is_file():
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         return [folder / s for s in shards]
-    single = folder / "model.safetensors"
+    single = folder / SINGLE
     if single.is_file():
         return [single]
     pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
@@ -225,15 +228,41 @@ def load_checkpoint(
     return model.eval(), tok, raw
 
 
+def _shard_names(folder: Path) -> set[Path]:
+    return set(folder.glob("model-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors"))
+
+
+def save_weights(state: dict[str, torch.Tensor], folder: Path, max_bytes: int = MAX_FILE_BYTES) -> list[Path]:
+    """`state` as model.safetensors, or, past `max_bytes`, in shards named as save_pretrained names
+    them with model.safetensors.index.json; the other layout's files of an earlier save are removed
+    once the new ones are in place."""
+    groups = shard_groups(state, max_bytes)
+    n = len(groups)
+    names = [SINGLE] if n == 1 else [f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+    kept = {folder / name for name in names} | ({folder / INDEX} if n > 1 else set())
+    stale = (_shard_names(folder) | {folder / SINGLE, folder / INDEX}) - kept
+    for name, group in zip(names, groups, strict=True):
+        tmp = folder / f"{name}.tmp"
+        save_file(group, str(tmp), metadata={"format": "pt"})
+        tmp.replace(folder / name)
+    if n > 1:
+        weight_map = {key: name for name, group in zip(names, groups, strict=True) for key in group}
+        total = sum(t.numel() * t.element_size() for t in state.values())
+        tmp = folder / f"{INDEX}.tmp"
+        tmp.write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+        tmp.replace(folder / INDEX)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return [folder / name for name in names]
+
+
 def save_checkpoint(model: DiffusionLM, tokenizer: CodeTokenizer, folder: Path, extra: dict | None = None) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)  # shared with the embedding, as HF stores it
-    tmp = folder / "model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    tmp.replace(folder / "model.safetensors")
+    save_weights(state, folder)
     sp = tokenizer.specials
     config = {
         "architectures": ["FillgapDiffusionLM"],

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-MAX_FILE_BYTES = 36_000_000
+from model.shards import MAX_FILE_BYTES, shard_groups
+
 STEM = "optimizer"
 
 
@@ -24,17 +25,8 @@ def shard_paths(out: Path) -> list[Path]:
 def save_sharded(tensors: dict[str, torch.Tensor], out: Path, max_bytes: int = MAX_FILE_BYTES) -> list[Path]:
     """Write `tensors` in shards of at most `max_bytes` (a tensor larger than that gets one of its
     own), replacing the shards of an earlier save only once all the new ones are written."""
-    groups: list[dict[str, torch.Tensor]] = [{}]
-    size = 0
-    for key in sorted(tensors):
-        nbytes = tensors[key].numel() * tensors[key].element_size()
-        if groups[-1] and size + nbytes > max_bytes:
-            groups.append({})
-            size = 0
-        groups[-1][key] = tensors[key]
-        size += nbytes
     written = []
-    for i, group in enumerate(groups, start=1):
+    for i, group in enumerate(shard_groups(tensors, max_bytes), start=1):
         tmp = out / f"{STEM}-{i:05d}.safetensors.tmp"
         save_file(group, str(tmp))
         written.append(tmp)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint import CheckpointError, checked_config, load_checkpoint
+from model.checkpoint import INDEX, SINGLE, CheckpointError, checked_config, load_checkpoint, save_weights
 from model.transformer import DiffusionLM
 from tests.model.hub import published
 
@@ -19,6 +19,24 @@ def test_round_trip_gives_identical_logits(tiny_checkpoint: Path, tiny_model: Di
     ids = torch.tensor([tok.encode("def add(a, b):\n    return a + b\n")])
     assert torch.equal(loaded(ids), tiny_model(ids))
     assert config["mask_token_id"] == tok.specials.mask
+
+
+def test_weights_past_the_file_cap_are_sharded_and_load_the_same(
+    tiny_checkpoint: Path, tiny_model: DiffusionLM
+) -> None:
+    state = load_file(str(tiny_checkpoint / SINGLE))
+    cap = sum(t.numel() * t.element_size() for t in state.values()) // 3  # three shards or more
+    shards = save_weights(state, tiny_checkpoint, max_bytes=cap)
+    assert len(shards) >= 3 and all(p.stat().st_size < cap + 2 * max(t.nbytes for t in state.values()) for p in shards)
+    assert not (tiny_checkpoint / SINGLE).exists()  # the other layout's file is gone: one source of truth
+    weight_map = json.loads((tiny_checkpoint / INDEX).read_text())["weight_map"]
+    assert set(weight_map) == set(state) and set(weight_map.values()) == {p.name for p in shards}
+    loaded, tok, _ = load_checkpoint(tiny_checkpoint)
+    ids = torch.tensor([tok.encode("def add(a, b):\n    return a + b\n")])
+    assert torch.equal(loaded(ids), tiny_model(ids))
+    (single,) = save_weights(state, tiny_checkpoint)  # back under the cap: one file, shards and index gone
+    assert single.name == SINGLE and sorted(p.name for p in tiny_checkpoint.glob("*.safetensors")) == [SINGLE]
+    assert not (tiny_checkpoint / INDEX).exists()
 
 
 def test_pickle_only_folder_is_refused_without_unpickling(tiny_checkpoint: Path) -> None:
