@@ -61,7 +61,8 @@ def read_config(folder: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _weight_files(folder: Path) -> list[Path]:
+def weight_files(folder: Path) -> list[Path]:
+    """The folder's safetensors weights: the index's shards in name order, else model.safetensors."""
     index = folder / INDEX
     if index.is_file():
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
@@ -81,7 +82,7 @@ def _weight_files(folder: Path) -> list[Path]:
 def load_state(folder: Path) -> dict[str, torch.Tensor]:
     """Every tensor of the folder's weights on the CPU, as stored (for training's warm start)."""
     state: dict[str, torch.Tensor] = {}
-    for path in _weight_files(folder):
+    for path in weight_files(folder):
         try:
             state.update(load_file(str(path)))
         except Exception as exc:  # safetensors raises its own error types for truncated headers
@@ -92,7 +93,7 @@ def load_state(folder: Path) -> dict[str, torch.Tensor]:
 def _headers(folder: Path) -> dict[str, Entry]:
     """Every tensor of every shard, by the file's name for it; one name in two shards is refused."""
     entries: dict[str, Entry] = {}
-    for path in _weight_files(folder):
+    for path in weight_files(folder):
         if not path.is_file():
             raise CheckpointError(f"{folder}: the index names {path.name}, which is not in the folder")
         for name, entry in read_header(path).items():
