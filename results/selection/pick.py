@@ -1,7 +1,7 @@
 """Which of a task's candidates (results/selection/candidates.py's JSON) each way of choosing
 picks, and how often that pick passes and parses. Not product code.
 
-    python results/selection/select.py CANDIDATES.json [REQUESTS]
+    python results/selection/pick.py CANDIDATES.json [REQUESTS]
 
 REQUESTS (default: all) limits the pool to the first N requests (1: the greedy one only)."""
 
