@@ -248,7 +248,7 @@ def save_weights(state: dict[str, torch.Tensor], folder: Path, max_bytes: int = 
         tmp.replace(folder / name)
     if n > 1:
         weight_map = {key: name for name, group in zip(names, groups, strict=True) for key in group}
-        total = sum(t.numel() * t.element_size() for t in state.values())
+        total = sum(t.nbytes for t in state.values())
         tmp = folder / f"{INDEX}.tmp"
         tmp.write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
         tmp.replace(folder / INDEX)

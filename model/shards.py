@@ -17,10 +17,9 @@ def shard_groups(tensors: dict[str, torch.Tensor], max_bytes: int = MAX_FILE_BYT
     groups: list[dict[str, torch.Tensor]] = [{}]
     size = 0
     for key in sorted(tensors):
-        nbytes = tensors[key].numel() * tensors[key].element_size()
-        if groups[-1] and size + nbytes > max_bytes:
+        if groups[-1] and size + tensors[key].nbytes > max_bytes:
             groups.append({})
             size = 0
         groups[-1][key] = tensors[key]
-        size += nbytes
+        size += tensors[key].nbytes
     return groups

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import msgpack
 import pytest
 
-from model.checkpoint import DEFAULT_CHECKPOINT
+from model.checkpoint import DEFAULT_CHECKPOINT, weight_files
 from model.wire.options import worker_command
 from model.wire.protocol import (
     VERSION,
@@ -74,7 +74,7 @@ def test_progress_then_ready_then_fill(worker: subprocess.Popen[bytes]) -> None:
     assert isinstance(ready, Ready) and ready.parameters > 1_000_000 and ready.pid == worker.pid
     assert ready.device == "cpu"  # what `auto` chose here, not "auto"
     # The load reports its bytes: from nothing read to every byte of the shipped weights.
-    weights = sum(p.stat().st_size for p in DEFAULT_CHECKPOINT.glob("*.safetensors"))  # one file or its shards
+    weights = sum(p.stat().st_size for p in weight_files(DEFAULT_CHECKPOINT))  # one file or its shards
     assert len(progress) >= 2 and progress[0].done == 0 and progress[-1].done == progress[-1].total
     assert all(p.stage == "load" and p.total == progress[0].total for p in progress)
     assert 0.9 * weights < progress[0].total <= weights and ".safetensors" in progress[0].message
