@@ -30,6 +30,12 @@ def parser() -> argparse.ArgumentParser:
         "--cap-mb", type=float, default=d.cap_mb, help="at most this many MB of files from each --data folder"
     )
     p.add_argument("--caps", default=d.caps, help="MB per --data folder, comma-separated, in order (0: no cap)")
+    p.add_argument(
+        "--functions",
+        type=int,
+        default=d.functions,
+        help="add each documented top-level Python function as a file of its own, this many times (0: none)",
+    )
     p.add_argument("--init", help="start from this checkpoint's weights and tokenizer (a fine-tune; fresh optimizer)")
     p.add_argument(
         "--grow-layers", type=int, default=d.grow_layers, help="with --init: deepen the base to this many layers"

@@ -15,6 +15,7 @@ from typing import Any
 from model.train import licenses
 from model.train.corpus import SourceFile, collect_all, stdlib_dir
 from model.train.decontaminate import check as humaneval_leaks
+from model.train.functions import is_function
 from model.train.objective import TokenStream
 from model.train.options import TrainOptions
 
@@ -48,6 +49,8 @@ def corpus_record(
 ) -> dict[str, Any]:
     """Where the data came from, how much each split holds, and whether HumanEval leaked in."""
     roots = roots_of(opts)
+    functions = [f for f in train_files if is_function(f)]
+    train_files = [f for f in train_files if not is_function(f)]  # the files as found; the stream has both
     return {
         "roots": [str(r) for r in roots],
         "site_packages": bool(opts.site_packages),
@@ -55,6 +58,11 @@ def corpus_record(
         "cap_mb_per_root": [float(mb) for mb in opts.caps.split(",")] if opts.caps else opts.cap_mb,
         "init": opts.init,
         "files_by_suffix": dict(Counter(Path(f.rel).suffix for f in train_files)),
+        "functions": {
+            "repeat": opts.functions,
+            "documents": len(functions),
+            "bytes": sum(len(f.text.encode()) for f in functions),
+        },
         "files_train": len(train_files),
         "files_held_out": len(held_files),
         "tokens_train": int(len(train_stream.ids)),

@@ -25,6 +25,7 @@ from model.tokenizer import CodeTokenizer, SpecialIds, train_tokenizer
 from model.train import precision
 from model.train.corpus import SourceFile, split
 from model.train.dataset import corpus_record, run_files
+from model.train.functions import function_files
 from model.train.grow import grow_state
 from model.train.objective import (
     TokenStream,
@@ -122,6 +123,7 @@ def build(opts: TrainOptions) -> Run:
     torch.set_num_threads(opts.threads)
     out = Path(opts.out)
     train_files, held_files = split(run_files(opts))
+    train_files += function_files(train_files, opts.functions)
     if opts.init:
         _start_from(Path(opts.init), out)
     tok = build_tokenizer(train_files, opts.vocab_size, out)

@@ -33,6 +33,7 @@ class TrainOptions:
     cap_mb: float = 0.0  # per --data folder; 0: no cap
     caps: str = ""  # comma-separated MB, one per --data folder (0: no cap); overrides cap_mb
     init: str | None = None  # a base checkpoint: fine-tune it
+    functions: int = 0  # repeat the training files' documented functions this often (model.train.functions)
     grow_layers: int = 0  # with --init: deepen the base to this many layers (model.train.grow); 0: keep its depth
     device: str = "cpu"
     # the architecture of a fresh model (a fine-tune keeps its base's): ModelConfig's defaults

@@ -1,0 +1,83 @@
+"""Documented top-level Python functions cut out of the training files, each its own small document.
+
+The commonest thing users ask of the server is a function's body, or a line of it, under a
+docstring that says what it does. Library code holds many such functions, but each sits among
+classes, `self.` calls and module plumbing. So each one is also offered as a file of its own: the
+imports it uses, then the function. These documents are taken from training files only, so the
+held-out files stay unseen, and `--functions N` repeats them N times in the training stream.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from model.train.corpus import SourceFile
+
+MAX_LINES = 60  # longer functions are mostly plumbing; the gaps users leave are shorter
+MIN_BODY_STATEMENTS = 1  # after the docstring: a body that is only a docstring has nothing to learn
+
+
+def _bound_names(node: ast.Import | ast.ImportFrom) -> set[str]:
+    return {(a.asname or a.name).split(".")[0] for a in node.names}
+
+
+def _used_names(fn: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+
+
+def _stub(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Pass | ast.Raise) or (
+        isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+    )
+
+
+def _documented(fn: ast.AST) -> bool:
+    """A function with a docstring, a real body after it, and short enough to be a task."""
+    if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or ast.get_docstring(fn) is None:
+        return False
+    body = fn.body[1:]
+    if len(body) < MIN_BODY_STATEMENTS:
+        return False
+    if all(_stub(s) for s in body):
+        return False  # `pass`, `...`, `raise NotImplementedError`: a stub, not an answer
+    start = fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno
+    return (fn.end_lineno or fn.lineno) - start + 1 <= MAX_LINES
+
+
+def function_documents(text: str) -> list[str]:
+    """Each documented top-level function of a module, with the module's imports it names."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines = text.splitlines()
+    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    docs = []
+    for fn in tree.body:
+        if not _documented(fn):
+            continue
+        used = _used_names(fn)
+        header = [ast.get_source_segment(text, n) or "" for n in imports if _bound_names(n) & used]
+        start = fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno  # type: ignore[attr-defined]
+        source = "\n".join(lines[start - 1 : fn.end_lineno])  # type: ignore[attr-defined]
+        docs.append(("\n".join(h for h in header if h) + "\n\n\n" if header else "") + source + "\n")
+    return docs
+
+
+PREFIX = "functions/"  # the relative names of these documents start with it
+
+
+def is_function(f: SourceFile) -> bool:
+    return f.rel.startswith(PREFIX)
+
+
+def function_files(files: list[SourceFile], repeat: int) -> list[SourceFile]:
+    """The documented functions of the Python `files`, one document each, `repeat` times over."""
+    docs = [
+        SourceFile(f.path, f"{PREFIX}{f.rel}#{k}", doc)
+        for f in files
+        if Path(f.rel).suffix == ".py"
+        for k, doc in enumerate(function_documents(f.text))
+    ]
+    return docs * repeat
