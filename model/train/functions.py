@@ -10,6 +10,7 @@ held-out files stay unseen, and `--functions N` repeats them N times in the trai
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from model.train.corpus import SourceFile
@@ -32,17 +33,23 @@ def _stub(statement: ast.stmt) -> bool:
     )
 
 
-def _documented(fn: ast.AST) -> bool:
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _first_line(fn: Function) -> int:
+    return fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno
+
+
+def _documented(fn: Function) -> bool:
     """A function with a docstring, a real body after it, and short enough to be a task."""
-    if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or ast.get_docstring(fn) is None:
+    if ast.get_docstring(fn) is None:
         return False
     body = fn.body[1:]
     if len(body) < MIN_BODY_STATEMENTS:
         return False
     if all(_stub(s) for s in body):
         return False  # `pass`, `...`, `raise NotImplementedError`: a stub, not an answer
-    start = fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno
-    return (fn.end_lineno or fn.lineno) - start + 1 <= MAX_LINES
+    return (fn.end_lineno or fn.lineno) - _first_line(fn) + 1 <= MAX_LINES
 
 
 def function_documents(text: str) -> list[str]:
@@ -51,17 +58,16 @@ def function_documents(text: str) -> list[str]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    lines = text.splitlines()
+    lines = re.split(r"\r\n|\r|\n", text)  # as ast counts lines: str.splitlines also breaks at form feeds
     imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     docs = []
     for fn in tree.body:
-        if not _documented(fn):
+        if not isinstance(fn, Function) or not _documented(fn):
             continue
         used = _used_names(fn)
-        header = [ast.get_source_segment(text, n) or "" for n in imports if _bound_names(n) & used]
-        start = fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno  # type: ignore[attr-defined]
-        source = "\n".join(lines[start - 1 : fn.end_lineno])  # type: ignore[attr-defined]
-        docs.append(("\n".join(h for h in header if h) + "\n\n\n" if header else "") + source + "\n")
+        header = "\n".join(seg for n in imports if _bound_names(n) & used and (seg := ast.get_source_segment(text, n)))
+        source = "\n".join(lines[_first_line(fn) - 1 : fn.end_lineno])
+        docs.append((header + "\n\n\n" if header else "") + source + "\n")
     return docs
 
 

@@ -92,3 +92,9 @@ def test_held_out_files_give_no_function_documents() -> None:
     train, held = split(files)
     made = {f.rel.split("#")[0].removeprefix("functions/") for f in function_files(train, repeat=1)}
     assert held and not made & {f.rel for f in held}
+
+
+def test_line_numbers_hold_past_a_form_feed() -> None:
+    text = 'import os\n\x0c\n\ndef here():\n    """The folder."""\n    return os.getcwd()\n'
+    (doc,) = function_documents(text)
+    assert doc == 'import os\n\n\ndef here():\n    """The folder."""\n    return os.getcwd()\n'
