@@ -65,7 +65,8 @@ def function_documents(text: str) -> list[str]:
         if not isinstance(fn, Function) or not _documented(fn):
             continue
         used = _used_names(fn)
-        header = "\n".join(seg for n in imports if _bound_names(n) & used and (seg := ast.get_source_segment(text, n)))
+        named = [ast.get_source_segment(text, n) for n in imports if _bound_names(n) & used]
+        header = "\n".join(dict.fromkeys(seg for seg in named if seg))  # each import once, in order
         source = "\n".join(lines[_first_line(fn) - 1 : fn.end_lineno])
         docs.append((header + "\n\n\n" if header else "") + source + "\n")
     return docs

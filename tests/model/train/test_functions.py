@@ -98,3 +98,8 @@ def test_line_numbers_hold_past_a_form_feed() -> None:
     text = 'import os\n\x0c\n\ndef here():\n    """The folder."""\n    return os.getcwd()\n'
     (doc,) = function_documents(text)
     assert doc == 'import os\n\n\ndef here():\n    """The folder."""\n    return os.getcwd()\n'
+
+
+def test_an_import_made_twice_heads_the_document_once() -> None:
+    docs = function_documents('import os\nimport os\n\n\ndef here():\n    """The folder."""\n    return os.getcwd()\n')
+    assert docs == ['import os\n\n\ndef here():\n    """The folder."""\n    return os.getcwd()\n']
