@@ -17,25 +17,7 @@ from model.train.precision import PRECISIONS
 def parser() -> argparse.ArgumentParser:
     d = TrainOptions(out="")  # --out has no default: it is required below
     p = argparse.ArgumentParser(prog="fillgap train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", nargs="+", default=d.data, help="folders of Python files (default: the stdlib)")
-    p.add_argument(
-        "--site-packages",
-        action="store_true",
-        help="take --data folders that are site-packages (only permissively licensed distributions' Python)",
-    )
-    p.add_argument(
-        "--suffixes", default=d.suffixes, help="file suffixes to train on, comma-separated: .py,.js,.ts,.go,.rs"
-    )
-    p.add_argument(
-        "--cap-mb", type=float, default=d.cap_mb, help="at most this many MB of files from each --data folder"
-    )
-    p.add_argument("--caps", default=d.caps, help="MB per --data folder, comma-separated, in order (0: no cap)")
-    p.add_argument(
-        "--functions",
-        type=int,
-        default=d.functions,
-        help="add each documented top-level Python function as a file of its own, this many times (0: none)",
-    )
+    _data_flags(p, d)
     p.add_argument("--init", help="start from this checkpoint's weights and tokenizer (a fine-tune; fresh optimizer)")
     p.add_argument(
         "--grow-layers", type=int, default=d.grow_layers, help="with --init: deepen the base to this many layers"
@@ -77,6 +59,29 @@ def parser() -> argparse.ArgumentParser:
         "--fused-adamw", action=argparse.BooleanOptionalAction, default=d.fused_adamw, help="AdamW's fused kernel"
     )
     return p
+
+
+def _data_flags(p: argparse.ArgumentParser, d: TrainOptions) -> None:
+    """What the run reads: the folders, their caps and suffixes, installed packages, functions."""
+    p.add_argument("--data", nargs="+", default=d.data, help="folders of Python files (default: the stdlib)")
+    p.add_argument(
+        "--site-packages",
+        action="store_true",
+        help="take --data folders that are site-packages (only permissively licensed distributions' Python)",
+    )
+    p.add_argument(
+        "--suffixes", default=d.suffixes, help="file suffixes to train on, comma-separated: .py,.js,.ts,.go,.rs"
+    )
+    p.add_argument(
+        "--cap-mb", type=float, default=d.cap_mb, help="at most this many MB of files from each --data folder"
+    )
+    p.add_argument("--caps", default=d.caps, help="MB per --data folder, comma-separated, in order (0: no cap)")
+    p.add_argument(
+        "--functions",
+        type=int,
+        default=d.functions,
+        help="add each documented top-level Python function as a file of its own, this many times (0: none)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
