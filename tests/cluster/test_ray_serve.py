@@ -91,8 +91,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalClu
         yield ray_cluster, cluster_up(ray_cluster, config), config
 
 
-def client(url: str, model: str = "small", token: str = TOKEN) -> WorkerClient:
-    return WorkerClient(ServeCluster(url, token, model), deadline_ms=60_000)
+def client(url: str, model: str = "small", token: str = TOKEN, deadline_ms: int = 60_000) -> WorkerClient:
+    return WorkerClient(ServeCluster(url, token, model), deadline_ms=deadline_ms)
 
 
 async def status(worker: WorkerClient) -> ClusterStatus:
@@ -252,7 +252,9 @@ async def test_another_protocol_version_is_refused_saying_both(cluster) -> None:
 
 async def test_a_burst_scales_up_and_idle_scales_back_down(cluster) -> None:
     _, url, _ = cluster
-    worker = client(url, model="burst")
+    # Six slow fills queue on one replica until the second is up: on a CPU without bf16 units the
+    # last of them waits over a minute (fp32, one thread each), so their deadline is the gather's.
+    worker = client(url, model="burst", deadline_ms=170_000)
     assert len(replicas(await status(worker), "burst")) == 1
     burst = [asyncio.ensure_future(worker.fill(f"def h{i}(x):\n    ", "\n", [200], SLOW)) for i in range(6)]
     await until_async("a second burst replica", lambda: _running(worker, "burst", 2), timeout=90, every=0.5)
