@@ -15,7 +15,6 @@ from typing import Any
 from model.train import licenses
 from model.train.corpus import SourceFile, collect_all, stdlib_dir
 from model.train.decontaminate import check as humaneval_leaks
-from model.train.functions import is_function
 from model.train.objective import TokenStream
 from model.train.options import TrainOptions
 
@@ -43,14 +42,14 @@ def _suffixes(opts: TrainOptions) -> tuple[str, ...]:
 def corpus_record(
     opts: TrainOptions,
     train_files: list[SourceFile],
+    functions: list[SourceFile],
     held_files: list[SourceFile],
     train_stream: TokenStream,
     held_stream: TokenStream,
 ) -> dict[str, Any]:
-    """Where the data came from, how much each split holds, and whether HumanEval leaked in."""
+    """Where the data came from, how much each split holds, and whether HumanEval leaked in;
+    `functions` are the documents model.train.functions cut from `train_files`, counted apart."""
     roots = roots_of(opts)
-    functions = [f for f in train_files if is_function(f)]
-    train_files = [f for f in train_files if not is_function(f)]  # the files as found; the stream has both
     return {
         "roots": [str(r) for r in roots],
         "site_packages": bool(opts.site_packages),

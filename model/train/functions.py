@@ -16,7 +16,6 @@ from pathlib import Path
 from model.train.corpus import SourceFile
 
 MAX_LINES = 60  # longer functions are mostly plumbing; the gaps users leave are shorter
-MIN_BODY_STATEMENTS = 1  # after the docstring: a body that is only a docstring has nothing to learn
 
 
 def _bound_names(node: ast.Import | ast.ImportFrom) -> set[str]:
@@ -44,11 +43,8 @@ def _documented(fn: Function) -> bool:
     """A function with a docstring, a real body after it, and short enough to be a task."""
     if ast.get_docstring(fn) is None:
         return False
-    body = fn.body[1:]
-    if len(body) < MIN_BODY_STATEMENTS:
-        return False
-    if all(_stub(s) for s in body):
-        return False  # `pass`, `...`, `raise NotImplementedError`: a stub, not an answer
+    if all(_stub(s) for s in fn.body[1:]):
+        return False  # nothing after the docstring, or `pass`, `...`, `raise NotImplementedError`: a stub
     return (fn.end_lineno or fn.lineno) - _first_line(fn) + 1 <= MAX_LINES
 
 
@@ -73,10 +69,6 @@ def function_documents(text: str) -> list[str]:
 
 
 PREFIX = "functions/"  # the relative names of these documents start with it
-
-
-def is_function(f: SourceFile) -> bool:
-    return f.rel.startswith(PREFIX)
 
 
 def function_files(files: list[SourceFile], repeat: int) -> list[SourceFile]:

@@ -123,14 +123,14 @@ def build(opts: TrainOptions) -> Run:
     torch.set_num_threads(opts.threads)
     out = Path(opts.out)
     train_files, held_files = split(run_files(opts))
-    train_files += function_files(train_files, opts.functions)
+    functions = function_files(train_files, opts.functions)  # more of the stream, not more files
     if opts.init:
         _start_from(Path(opts.init), out)
-    tok = build_tokenizer(train_files, opts.vocab_size, out)
+    tok = build_tokenizer(train_files + functions, opts.vocab_size, out)
     cfg, mcfg = train_config(opts), model_config(opts, tok.vocab_size)
     t0 = time.time()
-    train_stream, held_stream = TokenStream(train_files, tok), TokenStream(held_files, tok)
-    corpus = corpus_record(opts, train_files, held_files, train_stream, held_stream)
+    train_stream, held_stream = TokenStream(train_files + functions, tok), TokenStream(held_files, tok)
+    corpus = corpus_record(opts, train_files, functions, held_files, train_stream, held_stream)
     print(json.dumps({"corpus": corpus, "tokenize_s": round(time.time() - t0, 1)}), flush=True)
     device = torch.device(opts.device)
     model = DiffusionLM(mcfg).to(device)
@@ -363,4 +363,3 @@ def _save_train_state(out: Path, opt: torch.optim.Optimizer, step: int, elapsed:
                 tensors[f"{pid}.{key}"] = val.detach().cpu().contiguous()
     save_sharded(tensors, out)
     (out / STATE).write_text(json.dumps({"step": step, "elapsed_s": elapsed}))
-

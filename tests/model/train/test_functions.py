@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from model.train.corpus import SourceFile, split
-from model.train.functions import MAX_LINES, function_documents, function_files, is_function
+from model.train.functions import MAX_LINES, PREFIX, function_documents, function_files
 
 MODULE = (
     '''"""A module."""
@@ -83,7 +83,7 @@ def test_function_files_come_from_python_files_only_and_repeat() -> None:
     py = SourceFile(Path("/x/a.py"), "pkg/a.py", MODULE)
     js = SourceFile(Path("/x/b.js"), "pkg/b.js", "function f() { /** doc */ return 1 }\n")
     made = function_files([py, js], repeat=3)
-    assert len(made) == 6 and all(is_function(f) and f.rel.startswith("functions/pkg/a.py#") for f in made)
+    assert len(made) == 6 and all(f.rel.startswith(PREFIX) and f.rel.startswith("functions/pkg/a.py#") for f in made)
     assert function_files([py], repeat=0) == []
 
 
